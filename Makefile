@@ -1,0 +1,38 @@
+# recalign — `make run` runs the main job, `make test` runs the test suite.
+# Both create .venv and install what they need on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.recalign-installed
+CONFIG ?= configs/ml100k-cpu.yaml
+RUN_DIR ?= runs/ml100k-cpu
+PYTEST_ARGS ?=
+
+export WANDB_MODE ?= offline
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test bench clean
+
+install: $(STAMP)
+
+# torch first, pinned: pip then takes the local CPU wheel instead of a multi-GB CUDA build.
+$(STAMP): setup.cfg constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -c "import torch, recalign; assert '+cpu' in torch.__version__ or torch.cuda.is_available(), torch.__version__"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/recalign run --config $(CONFIG) --run-dir $(RUN_DIR)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_generate.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

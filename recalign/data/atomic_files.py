@@ -1,0 +1,108 @@
+"""Read and write RecBole atomic files (``.inter``, ``.item``, ``.user``).
+
+Format: tab-separated, no quoting, a header of ``name:type`` cells where type is
+``token``, ``token_seq``, ``float`` or ``float_seq``.
+
+>>> # user_id:token<TAB>item_id:token<TAB>rating:float<TAB>timestamp:float
+>>> # 196<TAB>242<TAB>3<TAB>881250949
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ..atomic import atomic_path
+from ..errors import RecalignError
+
+TYPES = ("token", "token_seq", "float", "float_seq")
+
+
+def parse_header(line: str, path: Path) -> list[tuple[str, str]]:
+    fields = []
+    for cell in line.rstrip("\r\n").split("\t"):
+        name, sep, typ = cell.partition(":")
+        if not sep or typ not in TYPES or not name:
+            raise RecalignError(f"header cell {cell!r} is not 'name:type' with type in {TYPES}",
+                                path=path, line=1)
+        fields.append((name, typ))
+    return fields
+
+
+def read_atomic(path: str | Path, required: Sequence[str] = (),
+                aliases: dict[str, Sequence[str]] | None = None) -> dict[str, list]:
+    """Read an atomic file into columns ``{field: [values...]}``, typed by the header.
+
+    ``float`` fields become floats (an empty cell becomes None); ``token_seq`` stays
+    a string (space-separated tokens). ``required`` names fields that must exist;
+    ``aliases`` maps a canonical name to accepted header names (first found wins),
+    and the column is returned under the canonical name.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecalignError("file not found", path=path)
+    with open(path, encoding="utf-8", newline="") as f:
+        header = f.readline()
+        if not header.strip():
+            raise RecalignError("empty file: expected a 'name:type' header line", path=path, line=1)
+        fields = parse_header(header, path)
+        names = [n for n, _ in fields]
+        rename = {}
+        for canon, options in (aliases or {}).items():
+            for opt in options:
+                if opt in names:
+                    rename[opt] = canon
+                    break
+        out_names = [rename.get(n, n) for n in names]
+        missing = [r for r in required if r not in out_names]
+        if missing:
+            want = {r: list((aliases or {}).get(r, [r])) for r in missing}
+            raise RecalignError(f"header lacks required field(s) {want}; header has {names}",
+                                path=path, line=1)
+        cols: dict[str, list] = {n: [] for n in out_names}
+        lists = [cols[n] for n in out_names]
+        is_float = [t == "float" for _, t in fields]
+        width = len(fields)
+        for lineno, raw in enumerate(f, start=2):
+            raw = raw.rstrip("\r\n")
+            if not raw:
+                continue
+            cells = raw.split("\t")
+            if len(cells) != width:
+                raise RecalignError(f"expected {width} tab-separated cells, found {len(cells)}",
+                                    path=path, line=lineno)
+            for i, cell in enumerate(cells):
+                if is_float[i]:
+                    if cell == "":
+                        lists[i].append(None)
+                        continue
+                    try:
+                        lists[i].append(float(cell))
+                    except ValueError:
+                        raise RecalignError(f"expected a number, got {cell!r}", path=path,
+                                            line=lineno, field=out_names[i]) from None
+                else:
+                    lists[i].append(cell)
+    return cols
+
+
+def write_atomic(path: str | Path, fields: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> Path:
+    """Write rows under a ``name:type`` header, atomically. Floats that are integral
+    are written without a decimal point (``3`` not ``3.0``)."""
+
+    def fmt(v) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        s = str(v)
+        if "\t" in s or "\n" in s:
+            s = s.replace("\t", " ").replace("\n", " ")
+        return s
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write("\t".join(f"{n}:{t}" for n, t in fields) + "\n")
+            for row in rows:
+                f.write("\t".join(fmt(v) for v in row) + "\n")
+    return path

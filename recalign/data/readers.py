@@ -1,0 +1,97 @@
+"""Readers that turn a source into a Dataset: RecBole atomic directories and the
+embedded ml-100k shipped in the ``recbole`` wheel (no download)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RecalignError, nearest
+from .atomic_files import read_atomic
+from .dataset import Dataset, Item
+from .titles import clean_title, disambiguate
+
+INTER_ALIASES = {"user": ["user_id"], "item": ["item_id", "parent_asin", "asin"],
+                 "timestamp": ["timestamp", "time"], "rating": ["rating", "score"]}
+ITEM_ALIASES = {"item": ["item_id", "parent_asin", "asin"],
+                "title": ["title", "movie_title", "name", "item_title"]}
+# source field name -> recalign's text field name
+FIELD_NAMES = {"class": "genres", "genre": "genres", "genres": "genres", "release_year": "year",
+               "year": "year", "categories": "categories", "category": "categories",
+               "brand": "brand", "price": "price", "description": "description",
+               "sales_type": "sales_type"}
+
+
+def embedded_dir() -> Path:
+    """Where the recbole wheel keeps its example datasets."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("recbole")
+    if spec is None or not spec.submodule_search_locations:
+        raise RecalignError("the embedded datasets need the 'recbole' package: pip install recbole==1.2.1")
+    return Path(list(spec.submodule_search_locations)[0]) / "dataset_example"
+
+
+EMBEDDED = ("ml-100k",)
+
+
+def resolve_dataset_dir(name_or_path: str | Path) -> tuple[str, Path]:
+    """``ml-100k`` → the wheel's copy; a directory → itself (name = directory name)."""
+    p = Path(name_or_path)
+    if p.is_dir():
+        return p.name, p
+    name = str(name_or_path)
+    if name in EMBEDDED:
+        return name, embedded_dir() / name
+    raise RecalignError(f"unknown dataset {name!r}: expected one of {list(EMBEDDED)} or a directory "
+                        f"of RecBole atomic files (<name>.inter, <name>.item).{nearest(name, EMBEDDED)}")
+
+
+def read_atomic_dataset(name_or_path: str | Path) -> Dataset:
+    """Read ``<dir>/<name>.inter`` (+ ``.item`` if present) into a Dataset.
+
+    Items without a ``.item`` row get their id as title.
+    """
+    name, d = resolve_dataset_dir(name_or_path)
+    inter_path = d / f"{name}.inter"
+    cols = read_atomic(inter_path, required=("user", "item", "timestamp"), aliases=INTER_ALIASES)
+    n = len(cols["user"])
+    ts = cols["timestamp"]
+    if any(t is None for t in ts):
+        line = next(i for i, t in enumerate(ts) if t is None) + 2
+        raise RecalignError("expected a numeric timestamp, got an empty cell", path=inter_path,
+                            line=line, field="timestamp")
+    ratings = cols.get("rating")
+    rating_arr = (np.array([np.nan if r is None else r for r in ratings], dtype=np.float64)
+                  if ratings is not None else np.full(n, np.nan))
+    item_texts: dict[str, tuple[str, dict[str, str]]] = {}
+    item_path = d / f"{name}.item"
+    if item_path.is_file():
+        icols = read_atomic(item_path, required=("item",), aliases=ITEM_ALIASES)
+        other = [k for k in icols if k not in ("item", "title")]
+        for row, iid in enumerate(icols["item"]):
+            raw = icols["title"][row] if "title" in icols else iid
+            fields = {}
+            for k in other:
+                v = icols[k][row]
+                if v is None or v == "":
+                    continue
+                if isinstance(v, float):
+                    v = str(int(v)) if v.is_integer() else str(v)
+                fields[FIELD_NAMES.get(k, k)] = v
+            if "genres" in fields:
+                fields["genres"] = ", ".join(fields["genres"].split())
+            item_texts[iid] = (raw or iid, fields)
+    used = dict.fromkeys(cols["item"])
+    for iid in used:
+        item_texts.setdefault(iid, (iid, {}))
+    items = build_items({i: item_texts[i] for i in used})
+    return Dataset(name, items, np.array(cols["user"], dtype=object), np.array(cols["item"], dtype=object),
+                   np.array(ts, dtype=np.float64), rating_arr)
+
+
+def build_items(texts: dict[str, tuple[str, dict[str, str]]]) -> dict[str, Item]:
+    """id → (raw title, fields) to Items with cleaned, unique titles."""
+    cleaned = {i: (clean_title(t) or i, f) for i, (t, f) in texts.items()}
+    unique = disambiguate(cleaned)
+    return {i: Item(i, unique[i], texts[i][0], dict(texts[i][1])) for i in texts}
