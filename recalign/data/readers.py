@@ -39,7 +39,13 @@ def resolve_dataset_dir(name_or_path: str | Path) -> tuple[str, Path]:
     """``ml-100k`` → the wheel's copy; a directory → itself (name = directory name)."""
     p = Path(name_or_path)
     if p.is_dir():
-        return p.name, p
+        if (p / f"{p.name}.inter").is_file():
+            return p.name, p
+        stems = sorted(f.name[:-6] for f in p.glob("*.inter")
+                       if not f.name.endswith((".train.inter", ".valid.inter", ".test.inter")))
+        if len(stems) == 1:
+            return stems[0], p
+        raise RecalignError(f"expected one <name>.inter file in the directory, found {stems or 'none'}", path=p)
     name = str(name_or_path)
     if name in EMBEDDED:
         return name, embedded_dir() / name
