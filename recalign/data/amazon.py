@@ -1,0 +1,153 @@
+"""Convert Amazon review datasets into a Dataset and RecBole atomic files.
+
+Formats understood (detected per line, so one reader serves all):
+
+- 2014 (McAuley): ``reviews_<Cat>_5.json.gz`` JSON lines with ``reviewerID, asin,
+  overall, unixReviewTime``; ``meta_<Cat>.json.gz`` lines that are *Python-literal*
+  dicts (``{'asin': '...', 'title': ..., 'categories': [[...]], 'brand': ..., 'price': 3.5}``).
+- 2018: JSON lines in both files (``category``, ``description`` as lists, price as ``"$12.99"``).
+- 2023: ``user_id, parent_asin|asin, rating, timestamp`` (milliseconds) and metadata with
+  ``parent_asin, title, categories, store, price, description``.
+
+Items without a title in the metadata are dropped with their interactions (a title
+is the only way an item may appear in text) and the count is reported in ``notes``.
+
+>>> # convert_amazon("reviews_Toys_and_Games_5.json.gz", "meta_Toys_and_Games.json.gz",
+>>> #                "amazon-toys", "data/amazon-toys")   -> data/amazon-toys/amazon-toys.{inter,item}
+"""
+from __future__ import annotations
+
+import ast
+import gzip
+import html
+import json
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import RecalignError
+from .atomic_files import write_atomic
+from .dataset import Dataset
+from .readers import build_items
+
+
+def _open(path: Path):
+    if not path.is_file():
+        raise RecalignError("file not found", path=path)
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict]]:
+    with _open(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                try:
+                    rec = ast.literal_eval(line)  # 2014 metadata: Python-literal dicts
+                except (ValueError, SyntaxError):
+                    raise RecalignError("expected a JSON object or a Python-literal dict", path=path,
+                                        line=lineno) from None
+            if not isinstance(rec, dict):
+                raise RecalignError(f"expected an object, got {type(rec).__name__}", path=path, line=lineno)
+            yield lineno, rec
+
+
+def _first(rec: dict, keys: tuple[str, ...]):
+    for k in keys:
+        if rec.get(k) not in (None, ""):
+            return rec[k]
+    return None
+
+
+def _text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (list, tuple)):
+        flat = []
+        for x in v:
+            flat.extend(x if isinstance(x, (list, tuple)) else [x])
+        v = ", ".join(dict.fromkeys(str(x).strip() for x in flat if str(x).strip()))
+    return " ".join(html.unescape(str(v)).split())
+
+
+def read_amazon(reviews: str | Path, meta: str | Path, name: str) -> Dataset:
+    """Read reviews + metadata (any of the three formats) into a Dataset."""
+    reviews, meta = Path(reviews), Path(meta)
+    users, items, ts, ratings = [], [], [], []
+    for lineno, r in _records(reviews):
+        u = _first(r, ("reviewerID", "user_id"))
+        i = _first(r, ("asin", "parent_asin")) if "reviewerID" in r else _first(r, ("parent_asin", "asin"))
+        t = _first(r, ("unixReviewTime", "timestamp"))
+        if u is None or i is None or t is None:
+            missing = [k for k, v in (("reviewerID/user_id", u), ("asin/parent_asin", i),
+                                      ("unixReviewTime/timestamp", t)) if v is None]
+            raise RecalignError(f"review lacks required field(s) {missing}", path=reviews, line=lineno)
+        try:
+            t = float(t)
+            if "timestamp" in r and "unixReviewTime" not in r and t > 1e11:
+                t = t / 1000.0  # 2023 format: milliseconds
+            rating = float(_first(r, ("overall", "rating")) or "nan")
+        except (TypeError, ValueError):
+            raise RecalignError("expected numeric timestamp and rating", path=reviews, line=lineno) from None
+        users.append(str(u)), items.append(str(i)), ts.append(t), ratings.append(rating)
+    if not users:
+        raise RecalignError("no reviews found", path=reviews)
+    wanted = set(items)
+    texts: dict[str, tuple[str, dict[str, str]]] = {}
+    for lineno, m in _records(meta):
+        iid = _first(m, ("parent_asin", "asin"))
+        if iid is None or iid not in wanted:
+            continue
+        title = _text(m.get("title"))
+        if not title:
+            continue
+        fields = {}
+        cats = m.get("categories") or m.get("category")
+        if cats:
+            fields["categories"] = _text(cats)
+        brand = _first(m, ("brand", "store"))
+        if brand:
+            fields["brand"] = _text(brand)
+        price = m.get("price")
+        if price not in (None, ""):
+            p = _text(price).lstrip("$")
+            try:
+                fields["price"] = f"{float(p):.2f}"
+            except ValueError:
+                pass
+        desc = _text(m.get("description"))
+        if desc:
+            fields["description"] = desc[:500]
+        texts[str(iid)] = (title, fields)
+    keep = np.array([i in texts for i in items])
+    ds = Dataset(name, build_items({i: texts[i] for i in dict.fromkeys(items) if i in texts}),
+                 np.array(users, dtype=object)[keep], np.array(items, dtype=object)[keep],
+                 np.array(ts, dtype=np.float64)[keep], np.array(ratings, dtype=np.float64)[keep])
+    dropped = int((~keep).sum())
+    if dropped:
+        ds.notes.append(f"dropped {dropped} review(s) of {len(wanted - set(texts))} item(s) without a title in {meta.name}")
+    if not len(ds):
+        raise RecalignError("no review refers to an item with a title in the metadata", path=meta)
+    return ds
+
+
+def write_dataset(ds: Dataset, out_dir: str | Path) -> Path:
+    """Write ``<name>.inter`` and ``<name>.item`` (atomically) for any Dataset."""
+    d = Path(out_dir)
+    write_atomic(d / f"{ds.name}.inter",
+                 [("user_id", "token"), ("item_id", "token"), ("rating", "float"), ("timestamp", "float")],
+                 zip(ds.users, ds.item_ids, ds.ratings.tolist(), ds.timestamps.tolist()))
+    extra = sorted({k for it in ds.items.values() for k in it.fields})
+    write_atomic(d / f"{ds.name}.item", [("item_id", "token"), ("title", "token_seq")]
+                 + [(k, "token_seq") for k in extra],
+                 [(it.id, it.raw_title, *[it.fields.get(k, "") for k in extra]) for it in ds.items.values()])
+    return d
+
+
+def convert_amazon(reviews: str | Path, meta: str | Path, name: str, out_dir: str | Path) -> Path:
+    return write_dataset(read_amazon(reviews, meta, name), out_dir)

@@ -1,0 +1,83 @@
+"""Amazon converters (2014 Python-literal metadata, 2018 and 2023 JSON lines) on files written here."""
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from recalign.data import leave_one_out, load_dataset
+from recalign.data.amazon import convert_amazon, read_amazon
+from recalign.errors import RecalignError
+
+
+def _gz(path, lines):
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def test_amazon_2014(tmp_path):
+    reviews = _gz(tmp_path / "reviews_Toys_and_Games_5.json.gz", [json.dumps(r) for r in [
+        {"reviewerID": "A1", "asin": "B01", "overall": 5.0, "unixReviewTime": 1300000000, "reviewText": "x"},
+        {"reviewerID": "A1", "asin": "B02", "overall": 3.0, "unixReviewTime": 1300000100},
+        {"reviewerID": "A2", "asin": "B01", "overall": 4.0, "unixReviewTime": 1300000050},
+        {"reviewerID": "A1", "asin": "B03", "overall": 2.0, "unixReviewTime": 1300000200},
+        {"reviewerID": "A1", "asin": "B09", "overall": 2.0, "unixReviewTime": 1300000300},  # no title
+    ]])
+    meta = _gz(tmp_path / "meta_Toys_and_Games.json.gz", [
+        "{'asin': 'B01', 'title': 'Lego Castle &amp; Knights', 'price': 29.99, 'brand': 'LEGO', "
+        "'categories': [['Toys & Games', 'Building Toys']]}",
+        "{'asin': 'B02', 'title': 'Yo-Yo', 'brand': 'Duncan'}",
+        "{'asin': 'B03', 'title': 'Yo-Yo', 'brand': 'Acme', 'description': 'A   classic.'}",
+        "{'asin': 'B09', 'price': 1.0}",
+    ])
+    ds = read_amazon(reviews, meta, "toys")
+    assert len(ds) == 4 and "dropped 1 review(s) of 1 item(s) without a title" in ds.notes[0]
+    b1 = ds.items["B01"]
+    assert b1.title == "Lego Castle & Knights"
+    assert b1.fields == {"categories": "Toys & Games, Building Toys", "brand": "LEGO", "price": "29.99"}
+    # duplicate titles: no year, so the brand disambiguates
+    assert ds.items["B02"].title == "Yo-Yo (Duncan)" and ds.items["B03"].title == "Yo-Yo (Acme)"
+    assert ds.items["B03"].fields["description"] == "A classic."
+    out = convert_amazon(reviews, meta, "toys", tmp_path / "toys")
+    back = load_dataset(out)
+    assert {i: it.title for i, it in back.items.items()} == {i: it.title for i, it in ds.items.items()}
+    s = leave_one_out(back)
+    assert s.users == ["A1"] and s.sequences["A1"].items == ("B01", "B02", "B03")
+
+
+def test_amazon_2018_and_2023(tmp_path):
+    r18 = tmp_path / "Beauty.json"
+    r18.write_text("\n".join(json.dumps(r) for r in [
+        {"reviewerID": "U", "asin": "X1", "overall": 5.0, "unixReviewTime": 1500000000, "verified": True},
+        {"reviewerID": "U", "asin": "X2", "overall": 4.0, "unixReviewTime": 1500000001}]))
+    m18 = tmp_path / "meta_Beauty.json"
+    m18.write_text("\n".join(json.dumps(m) for m in [
+        {"asin": "X1", "title": "Lip Balm", "category": ["Beauty", "Lips"], "price": "$4.50",
+         "description": ["Soft", "and smooth"]},
+        {"asin": "X2", "title": "Shampoo", "brand": "Suave"}]))
+    ds = read_amazon(r18, m18, "beauty")
+    assert ds.items["X1"].fields == {"categories": "Beauty, Lips", "price": "4.50", "description": "Soft, and smooth"}
+    r23 = tmp_path / "Sports.jsonl"
+    r23.write_text(json.dumps({"user_id": "V", "asin": "a", "parent_asin": "P1", "rating": 4.0,
+                               "timestamp": 1600000000123}) + "\n")
+    m23 = tmp_path / "meta_Sports.jsonl"
+    m23.write_text(json.dumps({"parent_asin": "P1", "title": "Yoga Mat", "store": "Gaiam",
+                               "categories": ["Sports", "Yoga"]}) + "\n")
+    ds = read_amazon(r23, m23, "sports")
+    assert ds.timestamps.tolist() == [1600000000.123] and ds.items["P1"].fields["brand"] == "Gaiam"
+
+
+def test_amazon_bad_lines(tmp_path):
+    r = tmp_path / "r.json"
+    r.write_text('{"reviewerID": "U", "asin": "X", "overall": 5, "unixReviewTime": 1}\n{not json\n')
+    m = tmp_path / "m.json"
+    m.write_text('{"asin": "X", "title": "T"}\n')
+    with pytest.raises(RecalignError, match=r"r.json, line 2: expected a JSON object"):
+        read_amazon(r, m, "x")
+    r.write_text('{"reviewerID": "U", "overall": 5, "unixReviewTime": 1}\n')
+    with pytest.raises(RecalignError, match=r"line 1: review lacks required field\(s\) \['asin/parent_asin'\]"):
+        read_amazon(r, m, "x")
+    with pytest.raises(RecalignError, match="file not found"):
+        read_amazon(tmp_path / "missing.json.gz", m, "x")

@@ -1,0 +1,165 @@
+"""Data layer: readers, titles, k-core, the Split, prepare/load, bad input."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from recalign.cli import main
+from recalign.data import (dataset_stats, kcore, leave_one_out, load_dataset, load_split, prepare,
+                           split_stats)
+from recalign.data.titles import clean_title, disambiguate
+from recalign.errors import RecalignError
+
+
+def test_ml100k_embedded_counts():
+    ds = load_dataset("ml-100k")
+    assert dataset_stats(ds) == {"dataset": "ml-100k", "users": 943, "items": 1682,
+                                 "interactions": 100000, "density": 0.063047}
+
+
+def test_ml100k_titles_unique_and_clean(ml100k_split):
+    titles = [it.title for it in ml100k_split.items.values()]
+    assert len(titles) == len(set(titles)) == 1682
+    by_raw = {it.raw_title: it.title for it in ml100k_split.items.values()}
+    assert by_raw["Full Monty, The"] == "The Full Monty"
+    # 246 and 268 are both "Chasing Amy" (1997): same year, so the id decides
+    assert ml100k_split.items["246"].title == "Chasing Amy (1997) [246]"
+    assert ml100k_split.items["268"].title == "Chasing Amy (1997) [268]"
+
+
+def test_title_rules():
+    assert clean_title("  Matrix,   The ") == "The Matrix"
+    assert clean_title("Homme, L'") == "L'Homme"
+    assert clean_title("Sense and Sensibility") == "Sense and Sensibility"
+    got = disambiguate({"2": ("Heat", {"year": "1995"}), "1": ("Heat", {"year": "1986"}),
+                        "3": ("Ball", {"brand": "Acme"}), "4": ("Ball", {"brand": "Zed"}),
+                        "5": ("Cup", {}), "6": ("Cup", {}), "7": ("Solo", {"year": "2000"})})
+    assert got == {"2": "Heat (1995)", "1": "Heat (1986)", "3": "Ball (Acme)", "4": "Ball (Zed)",
+                   "5": "Cup [5]", "6": "Cup [6]", "7": "Solo"}
+
+
+def test_tiny_split_exact(tiny_split):
+    s = tiny_split
+    assert s.users == ["u1", "u2", "u3"] and s.dropped_users == 1  # u4 has 2 interactions
+    assert s.train_items("u1") == ("i1", "i2", "i3")
+    assert (s.target("u1", "valid"), s.target("u1", "test")) == ("i4", "i5")
+    assert s.history("u1", "valid") == ("i1", "i2", "i3")
+    assert s.history("u1", "test") == ("i1", "i2", "i3", "i4")
+    # i7 and i8 share timestamp 108: the file's row order decides (i7 first → valid)
+    assert (s.target("u2", "valid"), s.target("u2", "test")) == ("i7", "i8")
+    assert s.train_items("u3") == ("i1",) and s.target_rating("u3", "test") == 4.0
+    assert s.boundary_ties() == 1
+    st = split_stats(s)
+    assert (st["users"], st["interactions"], st["train_interactions"]) == (3, 12, 6)
+    assert st["seq_len"]["max"] == 5 and st["valid_test_timestamp_ties"] == 1
+
+
+def test_split_stats_ml100k(ml100k_split):
+    st = split_stats(ml100k_split)
+    assert (st["users"], st["items"], st["interactions"]) == (943, 1682, 100000)
+    assert st["train_interactions"] == 100000 - 2 * 943
+    assert st["seq_len"]["min"] == 20 and st["seq_len"]["max"] == 737
+    assert st["valid_test_timestamp_ties"] == 415
+
+
+def test_kcore_fixed_point(tiny_dir):
+    ds = load_dataset(tiny_dir)
+    core = kcore(ds, user_k=3, item_k=2)
+    users, counts = np.unique(core.users, return_counts=True)
+    assert counts.min() >= 3
+    _, icounts = np.unique(core.item_ids, return_counts=True)
+    assert icounts.min() >= 2
+    # u4 (2 interactions) goes; then i4/i6/i7/i8 (1 each) go; then u2 has only i2 left and goes;
+    # u1 keeps i1 i2 i3 i5, u3 keeps i1 i3 i5; i2 now has 1 → goes
+    assert sorted(set(core.users)) == ["u1", "u3"]
+    assert sorted(set(core.item_ids)) == ["i1", "i3", "i5"]
+    with pytest.raises(RecalignError, match="left no interactions"):
+        kcore(ds, user_k=50)
+
+
+def test_prepare_roundtrip(tmp_path, tiny_dir):
+    split = prepare(tiny_dir, tmp_path / "run")
+    d = tmp_path / "run" / "data"
+    assert sorted(p.name for p in d.iterdir()) == ["split.json", "tiny.inter", "tiny.item", "tiny.test.inter",
+                                                    "tiny.train.inter", "tiny.valid.inter"]
+    assert (d / "tiny.test.inter").read_text().splitlines() == [
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float",
+        "u1\ti5\t5\t109", "u2\ti8\t4\t108", "u3\ti5\t4\t110"]
+    back = load_split(tmp_path / "run")
+    assert back.sequences == split.sequences
+    assert {i: it.title for i, it in back.items.items()} == {i: it.title for i, it in split.items.items()}
+    assert not list(d.glob(".*"))  # no temp files left behind
+
+
+def test_atomic_write_leaves_nothing_on_crash(tmp_path):
+    from recalign.atomic import atomic_path
+
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+# ---- bad input: one clear error naming file, line and what was expected ----
+
+def _ds(tmp_path, inter: str, item: str | None = None):
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "bad.inter").write_text(inter)
+    if item is not None:
+        (d / "bad.item").write_text(item)
+    return d
+
+
+H = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+
+
+@pytest.mark.parametrize("inter,pattern", [
+    ("user_id:token\titem_id:token\trating:float\n1\t2\t3\n",
+     r"bad.inter, line 1: header lacks required field\(s\) \{'timestamp'"),
+    (H + "1\t2\t3\t100\n1\t2\t3\n", r"bad.inter, line 3: expected 4 tab-separated cells, found 3"),
+    (H + "1\t2\t3\t100\n1\t2\t3\tyesterday\n", r"line 3, field 'timestamp': expected a number, got 'yesterday'"),
+    (H + "1\t2\tgood\t100\n", r"line 2, field 'rating': expected a number, got 'good'"),
+    ("user_id\titem_id\ttimestamp\n", r"line 1: header cell 'user_id' is not 'name:type'"),
+    ("", r"line 1: empty file"),
+])
+def test_bad_inter_files(tmp_path, inter, pattern):
+    with pytest.raises(RecalignError, match=pattern):
+        load_dataset(_ds(tmp_path, inter))
+
+
+def test_bad_inputs_misc(tmp_path):
+    with pytest.raises(RecalignError, match=r"unknown dataset 'ml-100': .*Did you mean 'ml-100k'"):
+        load_dataset("ml-100")
+    with pytest.raises(RecalignError, match="file not found"):
+        from recalign.data.atomic_files import read_atomic
+        read_atomic(tmp_path / "nope.inter")
+    d = _ds(tmp_path, H + "1\t2\t3\t100\n1\t3\t3\t101\n")
+    with pytest.raises(RecalignError, match="no user .* has 3 or more interactions"):
+        leave_one_out(load_dataset(d))
+
+
+def test_cli_errors_are_clean(tmp_path):
+    d = _ds(tmp_path, H + "1\t2\t3\tnoon\n")
+    r = CliRunner().invoke(main, ["data", "info", "--dataset", str(d)])
+    assert r.exit_code == 1
+    assert "Error: " in r.output and "line 2, field 'timestamp'" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_cli_data_info_and_prepare(tmp_path):
+    r = CliRunner().invoke(main, ["data", "info"])
+    assert r.exit_code == 0, r.output
+    assert "943 users, 1,682 items, 100,000 interactions" in r.output
+    assert "valid/test timestamp ties  415 users" in r.output
+    r = CliRunner().invoke(main, ["data", "prepare", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "run" / "data" / "split.json").read_text())
+    assert meta["stats"]["users"] == 943
+    r = CliRunner().invoke(main, ["--version"])
+    assert r.output.strip() == "recalign, version 0.1.0"
