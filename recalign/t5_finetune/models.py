@@ -1,0 +1,89 @@
+"""Model presets (T5 built from scratch, offline) and loading of any seq2seq checkpoint.
+
+>>> sorted(PRESETS)
+['t5-mini', 't5-small-scratch', 't5-tiny']
+
+A preset is a ``T5Config`` (input and output embeddings tied, as in T5; untying them
+from scratch starts the loss near 79 instead of 9.6). Anything else is a Hugging Face
+name or a local directory, loaded with ``AutoModelForSeq2SeqLM``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import RecalignError, nearest
+
+# Sizes measured on 2 CPU cores (STACK.md): t5-tiny ≈ 2.2M params ≈ 50 ex/s at batch 32,
+# input 128 / target 32 tokens; t5-mini ≈ 11.5M ≈ 12 ex/s. t5-small-scratch is the
+# t5-small architecture (≈ 35M params + embeddings) for a GPU.
+PRESETS: dict[str, dict] = {
+    "t5-tiny": dict(d_model=128, d_ff=512, d_kv=32, num_heads=4, num_layers=2, num_decoder_layers=2),
+    "t5-mini": dict(d_model=256, d_ff=1024, d_kv=64, num_heads=4, num_layers=4, num_decoder_layers=4),
+    "t5-small-scratch": dict(d_model=512, d_ff=2048, d_kv=64, num_heads=8, num_layers=6, num_decoder_layers=6),
+}
+
+
+def is_preset(name: str) -> bool:
+    return name in PRESETS
+
+
+def build_model(preset_or_name: str, tokenizer):
+    """A seq2seq model: a fresh T5 for a preset name, else a pretrained checkpoint.
+
+    The preset's vocabulary is the tokenizer's; ``decoder_start_token_id`` is ``<pad>`` (0)
+    as in T5. A pretrained model whose embedding matrix is smaller than the tokenizer is resized.
+    """
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    if is_preset(preset_or_name):
+        cfg = T5Config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                       eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
+                       dropout_rate=0.1, feed_forward_proj="relu", tie_word_embeddings=True,
+                       **PRESETS[preset_or_name])
+        return T5ForConditionalGeneration(cfg)
+    model = _load_pretrained(preset_or_name)
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer))
+    return model
+
+
+def _load_pretrained(name: str):
+    from transformers import AutoModelForSeq2SeqLM
+
+    local = Path(name).expanduser()
+    if not local.exists() and "/" not in name and not name.startswith(("t5", "flan", "google")):
+        raise RecalignError(f"unknown model {name!r}: not a preset ({', '.join(sorted(PRESETS))}), "
+                            f"not a directory.{nearest(name, PRESETS)}", field="model")
+    try:
+        return AutoModelForSeq2SeqLM.from_pretrained(str(local) if local.exists() else name)
+    except (OSError, ValueError) as e:
+        raise RecalignError(
+            f"cannot load model {name!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
+            "Without network, download it where there is one (e.g. `hf download "
+            f"{name} --local-dir models/{name.split('/')[-1]}`), copy the directory here and pass "
+            f"`model: models/{name.split('/')[-1]}` (or -o model=PATH). Offline presets: "
+            f"{', '.join(sorted(PRESETS))}.", field="model") from None
+
+
+def load_checkpoint(path: str | Path):
+    """``(model, tokenizer)`` from ``RUN/model``, a run directory, or any ``save_pretrained`` dir; ``model.eval()``."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    from .tokenizer import load_tokenizer
+
+    p = Path(path)
+    if (p / "model" / "config.json").is_file():
+        p = p / "model"
+    if not (p / "config.json").is_file():
+        raise RecalignError("no saved model here (config.json missing): train one with `recalign train`", path=p)
+    tok = load_tokenizer(p)
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(p))
+    model.eval()
+    return model, tok
+
+
+def read_train_info(path: str | Path) -> dict:
+    """The ``recalign_train.json`` beside a saved model ({} if absent)."""
+    f = Path(path) / "recalign_train.json"
+    return json.loads(f.read_text()) if f.is_file() else {}

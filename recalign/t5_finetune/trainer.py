@@ -1,0 +1,195 @@
+"""``train(cfg, run_dir)``: multi-task fine-tuning with ``Seq2SeqTrainer``.
+
+Run directory after ``train``::
+
+    RUN/train_config.yaml      the resolved TrainConfig
+    RUN/tokenizer/             tokenizer trained on the run's text (presets only)
+    RUN/checkpoints/checkpoint-N/   Trainer checkpoints; a new call resumes from the last
+    RUN/logs/train.jsonl       every log / eval event, one JSON object a line
+    RUN/wandb/                 offline wandb run (report_to: [wandb])
+    RUN/model/                 best (or last) model + tokenizer + recalign_train.json
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from transformers import Seq2SeqTrainer
+
+from ..atomic import write_json
+from ..config import save_config
+from .callbacks import JsonlLogger, TimeBudget, WandbConfig
+from .collator import Seq2SeqCollator
+from .config import TrainConfig
+from .data import load_eval_sets, load_mixture, tokenize, tokenizer_texts
+from .ds import resolve_deepspeed, single_process_env
+from .models import build_model, is_preset
+from .tokenizer import load_tokenizer, train_tokenizer
+
+log = logging.getLogger(__name__)
+
+
+class RecalignTrainer(Seq2SeqTrainer):
+    """Seq2SeqTrainer with per-task evaluation summarized as one line and an overall
+    ``eval_loss`` (example-weighted mean of the tasks' losses) for best-model selection."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        ds = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and "length" in getattr(ds, "column_names", []):
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        lengths=list(ds["length"]))
+        return super()._get_train_sampler(train_dataset)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+        metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        sets = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if isinstance(sets, dict) and sets and f"{metric_key_prefix}_loss" not in metrics:
+            sizes = {name: len(ds) for name, ds in sets.items()}
+            per_task = {n: metrics[f"{metric_key_prefix}_{n}_loss"] for n in sizes
+                        if f"{metric_key_prefix}_{n}_loss" in metrics}
+            total = sum(sizes[n] for n in per_task) or 1
+            overall = sum(per_task[n] * sizes[n] for n in per_task) / total
+            metrics[f"{metric_key_prefix}_loss"] = overall
+            self.log({f"{metric_key_prefix}_loss": overall})
+            if self.is_world_process_zero():
+                from tqdm.auto import tqdm
+
+                tasks = " ".join(f"{n} {v:.3f}" for n, v in per_task.items())
+                tqdm.write(f"[eval] step {self.state.global_step}/{self.state.max_steps}: "
+                           f"valid loss {overall:.4f} ({total} examples) | {tasks}")
+        return metrics
+
+
+def _bf16(setting) -> bool:
+    if setting in (True, False):
+        return bool(setting)
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def _wandb_env(run: Path, project: str) -> None:
+    os.environ.setdefault("WANDB_DIR", str(run.resolve()))
+    os.environ.setdefault("WANDB_PROJECT", project)
+    if not os.environ.get("WANDB_API_KEY") and "WANDB_MODE" not in os.environ:
+        os.environ["WANDB_MODE"] = "offline"        # never waits for a network
+    (run / "wandb").mkdir(parents=True, exist_ok=True)
+
+
+def training_arguments(cfg: TrainConfig, run: Path, has_eval: bool, **extra):
+    from transformers import Seq2SeqTrainingArguments
+
+    warmup = cfg.warmup_steps if 0 <= cfg.warmup_steps < 1 else int(cfg.warmup_steps)
+    kw = dict(
+        output_dir=str(run / "checkpoints"), max_steps=cfg.max_steps, num_train_epochs=cfg.num_train_epochs,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=warmup,
+        max_grad_norm=cfg.max_grad_norm, bf16=_bf16(cfg.bf16), fp16=False,
+        eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps,
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=cfg.load_best_model_at_end and has_eval,
+        metric_for_best_model="eval_loss", greater_is_better=False,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        logging_strategy="steps", logging_steps=cfg.logging_steps, logging_first_step=True,
+        seed=cfg.seed, deepspeed=resolve_deepspeed(cfg.deepspeed), report_to=cfg.report_to or "none",
+        run_name=run.resolve().name, remove_unused_columns=False, disable_tqdm=False,
+        dataloader_num_workers=cfg.dataloader_num_workers, save_only_model=False,
+    )
+    kw.update(extra)
+    return Seq2SeqTrainingArguments(**kw)
+
+
+def _tokenizer(cfg: TrainConfig, run: Path, train_raw):
+    if not is_preset(cfg.model):
+        return load_tokenizer(cfg.model)
+    tok_dir = run / "tokenizer"
+    if (tok_dir / "tokenizer_config.json").is_file():      # resume: the same tokenizer
+        return load_tokenizer(tok_dir)
+    return train_tokenizer(tokenizer_texts(run, train_raw), tok_dir, cfg.vocab_size,
+                           model_max_length=max(cfg.max_source_length, cfg.max_target_length))
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
+    """Fine-tune ``cfg.model`` on the mixture in ``RUN/text``; returns ``RUN/model``.
+
+    Resumes from the last ``RUN/checkpoints/checkpoint-N`` when there is one.
+    """
+    from transformers import set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    if cfg.deepspeed:
+        set_env = single_process_env()
+        if set_env:
+            log.info("DeepSpeed without a launcher: single process (%s)", ", ".join(set_env))
+    if "wandb" in cfg.report_to:
+        _wandb_env(run, cfg.wandb_project)
+
+    train_raw = load_mixture(cfg.mixture, run, cfg.seed)
+    eval_raw = load_eval_sets(cfg.mixture, run, cfg.eval_max_examples, cfg.seed)
+    args = training_arguments(cfg, run, has_eval=bool(eval_raw))
+    with args.main_process_first(desc="tokenizer"):
+        if args.process_index == 0:
+            save_config(cfg, run / "train_config.yaml")
+        tokenizer = _tokenizer(cfg, run, train_raw)
+    train_ds = tokenize(train_raw, tokenizer, cfg.max_source_length, cfg.max_target_length)
+    eval_ds = {t: tokenize(d, tokenizer, cfg.max_source_length, cfg.max_target_length) for t, d in eval_raw.items()}
+
+    set_seed(cfg.seed)
+    model = build_model(cfg.model, tokenizer)
+    budget = TimeBudget(cfg.time_budget_minutes)
+    cbs = [JsonlLogger(run / "logs" / "train.jsonl"), budget]
+    if "wandb" in cfg.report_to:
+        cbs.append(WandbConfig(dataclasses.asdict(cfg)))
+    trainer = RecalignTrainer(model=model, args=args, data_collator=Seq2SeqCollator(tokenizer, model),
+                              train_dataset=train_ds, eval_dataset=eval_ds or None, processing_class=tokenizer,
+                              callbacks=[*cbs, *callbacks])
+    ckpt_dir = run / "checkpoints"
+    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    if last:
+        log.info("resuming from %s", last)
+    result = trainer.train(resume_from_checkpoint=last)
+
+    tmp = run / ".model.tmp"
+    if trainer.is_world_process_zero():
+        shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))             # every rank: ZeRO-3 gathers the weights
+    out = run / "model"
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(tmp))
+        st = trainer.state
+        write_json(tmp / "recalign_train.json", {
+            "model": cfg.model, "preset": is_preset(cfg.model), "config": dataclasses.asdict(cfg),
+            "global_step": st.global_step, "max_steps": st.max_steps,
+            "completed": st.global_step >= st.max_steps, "stopped_by_budget": budget.stopped,
+            "resumed_from": Path(last).name if last else None,
+            "best_metric": st.best_metric, "metric_for_best_model": args.metric_for_best_model,
+            "best_model_checkpoint": Path(st.best_model_checkpoint).name if st.best_model_checkpoint else None,
+            "saved_weights": "best" if args.load_best_model_at_end and st.best_model_checkpoint else "last",
+            "train_examples": len(train_ds), "eval_examples": {t: len(d) for t, d in eval_ds.items()},
+            "num_parameters": sum(p.numel() for p in model.parameters()),
+            "precision": "bf16" if args.bf16 else "fp32", "deepspeed": cfg.deepspeed,
+            "train_runtime_s": result.metrics.get("train_runtime"), "train_loss": result.metrics.get("train_loss"),
+            "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        })
+        old = run / ".model.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    if "wandb" in cfg.report_to:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+    return out
