@@ -37,10 +37,23 @@ def tiny_model(tokenizer, seed: int = 0):
     return T5ForConditionalGeneration(cfg).eval()
 
 
-def tiny_seq2seq(extra_texts=(), seed: int = 0):
+def tiny_seq2seq(extra_texts=(), seed: int = 0, tmp_dir=None):
+    """``(model, tokenizer)``: the project's t5-tiny preset and BPE tokenizer when available."""
     texts = list(TITLES.values()) + ["user watched then liked rated next movie what stars"] + list(extra_texts)
-    tok = tiny_tokenizer(texts)
-    return tiny_model(tok, seed), tok
+    try:
+        from recalign.t5_finetune import build_model, train_tokenizer
+    except ImportError:
+        try:
+            from recalign.t5_finetune.models import build_model
+            from recalign.t5_finetune.tokenizer import train_tokenizer
+        except ImportError:
+            tok = tiny_tokenizer(texts)
+            return tiny_model(tok, seed), tok
+    import tempfile
+
+    tok = train_tokenizer(texts * 3, tmp_dir or tempfile.mkdtemp(prefix="recalign-tok-"), vocab_size=400)
+    torch.manual_seed(seed)
+    return build_model("t5-tiny", tok).eval(), tok
 
 
 def train_steps(model, tok, pairs, steps: int = 30, lr: float = 3e-3):
