@@ -191,6 +191,22 @@ def full_scores(model, dataloader, dataset) -> tuple[list[str], np.ndarray, list
     return users, np.concatenate(blocks), items
 
 
+def check_input_sequences(dataset, split: Split, which: str, max_len: int) -> int:
+    """Verify RecBole's evaluation input sequences are ``split.history(u, which)[-max_len:]``
+    for every user (the leakage rule holds on RecBole's side too). Returns users checked."""
+    uid, iid = dataset.uid_field, dataset.iid_field
+    inter = dataset.inter_feat
+    users = dataset.id2token(uid, inter[uid].numpy())
+    lists, lens = inter[dataset.item_id_list_field].numpy(), inter[dataset.item_list_length_field].numpy()
+    for u, row, n in zip(users, lists, lens):
+        got = tuple(dataset.id2token(iid, row[:n]).tolist())
+        want = tuple(split.history(u, which)[-max_len:])
+        if got != want:
+            raise RecalignError(f"RecBole's {which} input for user {u} is {got[-5:]}..., expected "
+                                f"{want[-5:]}... (history must be {'train+valid' if which == 'test' else 'train'})")
+    return len(users)
+
+
 def ranking_for(split: Split, which: str, users, scores, items, k: int = 100) -> Ranking:
     hist = [split.history(u, which) for u in users]
     return Ranking(list(users), topk_from_scores(scores, items, hist, k), [split.target(u, which) for u in users])
@@ -274,6 +290,9 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
         tl.stopped_by = "no_training"  # counts are exact after one pass
     recbole_test = {k: float(v) for k, v in trainer.evaluate(test_data, load_best_model=False).items()}
 
+    if seq:
+        check_input_sequences(test_data._dataset, split, "test", max_len)
+        check_input_sequences(valid_data._dataset, split, "valid", max_len)
     users, scores, items = full_scores(net, test_data, test_data._dataset)
     test_rank = ranking_for(split, "test", users, scores, items)
     vusers, vscores, vitems = full_scores(net, valid_data, valid_data._dataset)

@@ -104,6 +104,8 @@ def training_status(r: dict) -> str:
         return ""
     by = t.get("stopped_by")
     ep = t.get("epochs")
+    if by in ("closed_form", "no_training"):
+        return by.replace("_", " ")
     if t.get("converged"):
         return f"converged (best epoch {t.get('best_epoch')}, {ep} run)"
     return f"NOT CONVERGED: cut short by {by or 'budget'} after {ep} epoch(s)"
@@ -214,7 +216,7 @@ def _log_wandb(header, rows, out: Path) -> None:
     os.environ.setdefault("WANDB_MODE", "offline")
     run = wandb.init(project="recalign", job_type="compare", dir=str(out), reinit=True)
     try:
-        run.log({"comparison": wandb.Table(columns=header, data=[[_fmt(v) if v is None else v for v in r]
-                                                                  for r in rows])})
+        run.log({"comparison": wandb.Table(columns=header, data=[list(r) for r in rows],
+                                              allow_mixed_types=True)})
     finally:
         run.finish()

@@ -1,0 +1,55 @@
+"""`recalign baseline --model SASRec|BERT4Rec|GRU4Rec|BPR|Pop|Bias --run-dir RUN`."""
+from __future__ import annotations
+
+import json
+
+import click
+
+_MODELS = ["SASRec", "BERT4Rec", "GRU4Rec", "BPR", "Pop", "Bias"]
+
+
+@click.command("baseline")
+@click.option("--model", "-m", required=True, type=click.Choice(_MODELS),
+              help="RecBole model, or Bias (user+item bias rating baseline).")
+@click.option("--run-dir", required=True, type=click.Path(file_okay=False),
+              help="Run directory; RUN/data is prepared first if missing; results go to RUN/results/<model>.")
+@click.option("--dataset", "-d", default="ml-100k", show_default=True,
+              help="Dataset to prepare when RUN/data is missing.")
+@click.option("--epochs", type=int, default=None, help="Epoch cap (default: the model's, see --config).")
+@click.option("--time-budget", type=float, default=None,
+              help="Stop after the epoch that crosses this many seconds (the result says so).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="YAML of RecBole hyperparameters (e.g. MAX_ITEM_LIST_LENGTH: 20).")
+@click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override one RecBole hyperparameter (value parsed as YAML); repeatable.")
+@click.option("--candidates", type=click.Path(dir_okay=False),
+              help="JSONL of the ranking task's candidate lists {user, candidates, target} to score too.")
+@click.option("--threads", type=int, default=None, help="torch threads (default: all cores).")
+@click.option("--name", default=None, help="Result name (default: the model name).")
+def baseline(model, run_dir, dataset, epochs, time_budget, config_file, overrides, candidates, threads, name):
+    """Train a classic baseline on the run's Split and write RUN/results/<model>/metrics.json."""
+    from ..config import apply_overrides, read_yaml
+
+    hp = apply_overrides(read_yaml(config_file) if config_file else {}, overrides)
+    if model == "Bias":
+        from ..baselines import run_bias_baseline
+        from ..data import prepare
+        from pathlib import Path
+
+        if not (Path(run_dir) / "data" / "split.json").is_file():
+            prepare(dataset, run_dir)
+        r = run_bias_baseline(run_dir, name=name or "UserItemBias", candidates=candidates)
+    else:
+        from ..baselines import run_baseline
+
+        r = run_baseline(run_dir, model, epochs=epochs, overrides=hp, dataset=dataset, time_budget_s=time_budget,
+                         threads=threads, candidates=candidates, name=name)
+    show = {k: r[k] for k in ("retrieval", "ranking", "rating", "training") if k in r}
+    show.get("training", {}).pop("history", None)
+    click.echo(json.dumps(show, indent=2))
+    for n in r.get("notes", []):
+        click.echo(f"note: {n}")
+    click.echo(f"wrote {run_dir}/results/{r['model']}/metrics.json")
+
+
+commands = [baseline]
