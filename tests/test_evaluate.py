@@ -1,0 +1,122 @@
+"""`evaluate` and `recalign evaluate` end to end on a tiny run directory with a real tiny T5."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_decode_helpers import tiny_seq2seq, train_steps
+
+
+def _make_run(tmp_path, split):
+    from datasets import Dataset
+
+    from recalign.data import write_split
+
+    run = tmp_path / "run"
+    write_split(split, run / "data")
+    title = {i: it.title for i, it in split.items.items()}
+    for which in ("valid", "test"):
+        for tset in ("", "_unseen"):
+            word = "watched" if not tset else "liked"
+            rows = {"retrieval": [], "ranking": [], "rating": []}
+            for u in split.users:
+                h, t = list(split.history(u, which)), split.target(u, which)
+                htxt = " then ".join(title[i] for i in h)
+                base = dict(user=u, target_item=t, history=h, rating=split.target_rating(u, which),
+                            _template_split="unseen" if tset else "seen")
+                rows["retrieval"].append(dict(base, input=f"user {word} {htxt} next movie", target=title[t],
+                                              _task="retrieval", _template_id="r1", candidates=[]))
+                cands = [c for c in split.items if c not in h and c != t][:3] + [t]
+                rows["ranking"].append(dict(base, input=f"user {word} {htxt} which of "
+                                            + " ; ".join(title[c] for c in cands), target=title[t],
+                                            _task="ranking", _template_id="k1", candidates=cands))
+                rows["rating"].append(dict(base, input=f"user {word} {htxt} rated {title[t]} stars",
+                                           target=str(int(split.target_rating(u, which))),
+                                           _task="rating", _template_id="t1", candidates=[]))
+            rows["retrieval"].append(dict(rows["retrieval"][0]))   # a duplicate row: counted, not used
+            for task, rs in rows.items():
+                Dataset.from_list(rs).save_to_disk(str(run / "text" / task / f"{which}{tset}"))
+    return run
+
+
+@pytest.fixture
+def run_and_model(tmp_path, tiny_split):
+    run = _make_run(tmp_path, tiny_split)
+    titles = [it.title for it in tiny_split.items.values()]
+    model, tok = tiny_seq2seq(extra_texts=titles + ["1 2 3 4 5 next which of ;"], tmp_dir=tmp_path / "tok")
+    pairs = [(f"user watched {t} rated {t} stars", "4") for t in titles[:4]]
+    model = train_steps(model, tok, pairs + [("user watched toy story next movie", "Fargo")], steps=20)
+    return run, model, tok, tiny_split
+
+
+def _lines(p):
+    return [json.loads(x) for x in p.read_text().splitlines()]
+
+
+def test_evaluate_writes_metrics_and_predictions(run_and_model):
+    from recalign.eval.evaluate import evaluate
+
+    run, model, tok, split = run_and_model
+    m = evaluate(run, "test", model=model, tokenizer=tok, beam=20, exact=True, progress=False)
+    d = run / "results" / "recalign-t5"
+    assert m == json.loads((d / "metrics.json").read_text())
+    assert m["model"] == "recalign-t5" and m["kind"] == "seq2seq" and m["split"] == "test"
+    assert m["dataset"]["users"] == 3 and len(m["split_fingerprint"]) == 16
+    for sec in ("retrieval", "retrieval_unseen", "retrieval_exact", "ranking", "ranking_unseen",
+                "rating", "rating_unseen"):
+        assert sec in m, sec
+    assert m["decoding"]["beam"] == 20 and m["decoding"]["length_penalty"] == 0.0
+    assert any("extra row" in n for n in m["notes"])
+
+    preds = _lines(d / "predictions_retrieval_test.jsonl")
+    assert len(preds) == 3 == m["retrieval"]["users"]
+    for p in preds:
+        hist = set(split.history(p["user"], "test"))
+        assert not hist & set(p["ranked"])                         # no history item is ever ranked
+        assert sorted(p["ranked"]) == sorted(set(split.items) - hist)   # beam 20 > catalogue: all the rest
+        assert p["scores"] == sorted(p["scores"], reverse=True)
+    ranks = [p["rank"] for p in preds]
+    assert m["retrieval"]["recall@5"] == pytest.approx(sum(r is not None and r <= 5 for r in ranks) / 3)
+    assert m["retrieval_exact"]["top1_agrees_with_beam"] == 1.0
+    assert m["retrieval_exact"]["recall@5"] == m["retrieval"]["recall@5"]
+
+    rk = _lines(d / "predictions_ranking_test.jsonl")
+    assert m["ranking"]["candidates"] == 4
+    assert m["ranking"]["hr@1"] == pytest.approx(sum(r["ranked_raw"][0] == r["target"] for r in rk) / 3)
+    assert m["ranking"]["hr@1_lennorm"] == pytest.approx(sum(r["ranked_lennorm"][0] == r["target"] for r in rk) / 3)
+    assert m["ranking"]["hr@5"] == 1.0                             # 4 candidates: always in the top 5
+
+    rt = _lines(d / "predictions_rating_test.jsonl")
+    assert m["rating"]["n"] + m["rating"]["unparsable"] == 3 == len(rt)
+    assert m["rating"]["n"] == sum(r["parsed"] is not None for r in rt)
+
+
+def test_evaluate_valid_subset_of_tasks_and_users(run_and_model):
+    from recalign.eval.evaluate import evaluate
+
+    run, model, tok, split = run_and_model
+    m = evaluate(run, "valid", model=model, tokenizer=tok, tasks=("retrieval",), templates=("seen",), beam=2,
+                 max_users=2, name="small", progress=False)
+    assert set(m) >= {"retrieval", "decoding"} and "ranking" not in m and "retrieval_unseen" not in m
+    assert m["retrieval"]["users"] == 2 and "recall@5" not in m["retrieval"] and m["retrieval"]["recall@2"] >= 0
+    preds = _lines(run / "results" / "small" / "predictions_retrieval_valid.jsonl")
+    assert [len(p["ranked"]) for p in preds] == [2, 2]
+
+
+def test_cli_evaluate_loads_the_checkpoint(run_and_model):
+    from click.testing import CliRunner
+
+    from recalign.cli import main
+
+    run, model, tok, split = run_and_model
+    model.save_pretrained(run / "model")
+    tok.save_pretrained(run / "model")
+    res = CliRunner().invoke(main, ["evaluate", "--run", str(run), "--tasks", "retrieval,rating",
+                                    "--templates", "seen", "--beam", "4", "--no-progress", "--name", "cli"])
+    assert res.exit_code == 0, res.output
+    assert "retrieval" in res.output and "wrote" in res.output
+    m = json.loads((run / "results" / "cli" / "metrics.json").read_text())
+    assert m["retrieval"]["users"] == 3 and m["decoding"]["beam"] == 4 and "rating" in m
+    bad = CliRunner().invoke(main, ["evaluate", "--run", str(run), "--tasks", "retrival"])
+    assert bad.exit_code != 0 and "retrieval" in bad.output
