@@ -109,6 +109,8 @@ def recbole_config_dict(model: str, hp: dict, data_path: Path, ckpt_dir: Path) -
     })
     if seq:
         cfg.setdefault("MAX_ITEM_LIST_LENGTH", 50)
+        # without this alias RecBole remaps item_id_list in its own id space, apart from item_id
+        cfg["alias_of_item_id"] = ["item_id_list"]
         if cfg.get("loss_type", "CE") == "CE":
             cfg["train_neg_sample_args"] = None
     return cfg
