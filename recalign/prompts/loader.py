@@ -1,0 +1,154 @@
+"""Reading template files: ``<task>.yaml`` with a ``templates:`` list.
+
+File format (one file per task; ``task`` defaults to the file's stem)::
+
+    task: retrieval
+    templates:
+      - id: retrieval-01
+        split: seen            # seen (training) | unseen (generalization tests only)
+        input: |-
+          I watched {{ history | join(", ") }}. What should I watch next?
+        target: "{{ target }}"
+        metadata: {original_task: true, choices_in_prompt: false}
+
+``load_templates(task, extra_dirs)`` reads the shipped file, then the user's
+directories in order; an entry with an id that already exists replaces it.
+
+>>> [t.id for t in load_templates("retrieval")][:2]        # doctest: +SKIP
+['retrieval-seen-01', 'retrieval-seen-02']
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+from ..errors import RecalignError, nearest
+from .template import SPLITS, Template
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+ENTRY_KEYS = ("id", "split", "input", "target", "metadata")
+FILE_KEYS = ("task", "templates", "description")
+
+
+def template_files(directory: str | Path) -> list[Path]:
+    """``*.yaml`` / ``*.yml`` files of a directory, sorted by name."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise RecalignError("templates directory not found", path=d)
+    return sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _content_line(node: yaml.Node) -> int:
+    """1-based file line where a scalar's text starts (block scalars start a line below)."""
+    line = node.start_mark.line + 1
+    return line + 1 if getattr(node, "style", None) in ("|", ">") else line
+
+
+def read_template_file(path: str | Path) -> tuple[str, list[Template]]:
+    """Parse one template file → ``(task, templates)``; structural problems raise
+    a RecalignError naming the file, template id and line."""
+    path = Path(path)
+    try:
+        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise RecalignError(f"invalid YAML: {getattr(e, 'problem', None) or e}", path=path,
+                            line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+        raise RecalignError("expected a mapping with a 'templates:' list", path=path, line=1)
+    for k in data:
+        if k not in FILE_KEYS:
+            raise RecalignError(f"unknown key {k!r} (valid: {', '.join(FILE_KEYS)}).{nearest(str(k), FILE_KEYS)}",
+                                path=path, line=_key_line(root, k))
+    task = str(data.get("task") or path.stem)
+    entries = data.get("templates")
+    tnode = _value_node(root, "templates")
+    if not isinstance(entries, list) or not isinstance(tnode, yaml.SequenceNode):
+        raise RecalignError("'templates' must be a list of entries", path=path, line=_key_line(root, "templates"))
+    out = []
+    for entry, node in zip(entries, tnode.value):
+        out.append(_entry(path, task, entry, node))
+    return task, out
+
+
+def _value_node(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
+    for k, v in mapping.value:
+        if getattr(k, "value", None) == key:
+            return v
+    return None
+
+
+def _key_line(mapping: yaml.MappingNode, key) -> int | None:
+    for k, _ in mapping.value:
+        if getattr(k, "value", None) == str(key):
+            return k.start_mark.line + 1
+    return None
+
+
+def _entry(path: Path, task: str, entry, node: yaml.Node) -> Template:
+    line = node.start_mark.line + 1
+    if not isinstance(entry, dict):
+        raise RecalignError("each template must be a mapping with id, split, input, target", path=path, line=line)
+    tid = entry.get("id")
+    where = f"template {tid!r}: " if tid else ""
+    if not isinstance(tid, str) or not tid.strip():
+        raise RecalignError("template without an 'id' (a non-empty string)", path=path, line=line)
+    for k in entry:
+        if k not in ENTRY_KEYS:
+            raise RecalignError(f"{where}unknown key {k!r} (valid: {', '.join(ENTRY_KEYS)}).{nearest(str(k), ENTRY_KEYS)}",
+                                path=path, line=_key_line(node, k) or line)
+    for k in ("input", "target"):
+        if not isinstance(entry.get(k), str):
+            raise RecalignError(f"{where}'{k}' must be a string (a Jinja template)", path=path,
+                                line=_key_line(node, k) or line)
+    split = entry.get("split", "seen")
+    if split not in SPLITS:
+        raise RecalignError(f"{where}split must be 'seen' or 'unseen', got {split!r}", path=path,
+                            line=_key_line(node, "split") or line)
+    meta = entry.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise RecalignError(f"{where}'metadata' must be a mapping", path=path, line=_key_line(node, "metadata"))
+    return Template(tid, task, split, entry["input"], entry["target"], meta, str(path), line,
+                    _content_line(_value_node(node, "input")), _content_line(_value_node(node, "target")))
+
+
+def read_templates(dirs: Iterable[str | Path], task: str | None = None) -> dict[str, list[Template]]:
+    """All templates of the given directories, grouped by task; within a task a later
+    entry with the same id replaces the earlier one (duplicates inside one file raise)."""
+    by_task: dict[str, dict[str, Template]] = {}
+    for d in dirs:
+        for f in template_files(d):
+            ftask, temps = read_template_file(f)
+            if task is not None and ftask != task:
+                continue
+            seen: set[str] = set()
+            for t in temps:
+                if t.id in seen:
+                    raise t.error("duplicate template id in this file")
+                seen.add(t.id)
+                by_task.setdefault(ftask, {})[t.id] = t
+    return {k: list(v.values()) for k, v in by_task.items()}
+
+
+def load_templates(task: str, extra_dirs: Iterable[str | Path] = (), validate: bool = True) -> list[Template]:
+    """The templates of ``task``: shipped ones, then ``extra_dirs`` (add or override by id).
+    With ``validate`` (default) every template is checked (see ``validate.check_templates``)
+    and the first problem raises a RecalignError naming file, id and line."""
+    extra_dirs = [d for d in (extra_dirs or ()) if d]
+    temps = read_templates([TEMPLATES_DIR, *extra_dirs], task).get(task, [])
+    if not temps:
+        raise RecalignError(f"no templates for task {task!r} in {[str(TEMPLATES_DIR), *map(str, extra_dirs)]}")
+    if validate:
+        from .validate import check_templates
+
+        problems = check_templates(temps, task)
+        if problems:
+            raise problems[0]
+    return temps
