@@ -68,8 +68,10 @@ def score_token_ids(model, tokenizer, inputs: Sequence[str], candidates: Sequenc
         pairs = [(k, list(c) + [eos]) for k, u in enumerate(ub) for c in candidates[u]]
         logp = np.zeros(len(pairs))
         ntok = np.array([len(p[1]) for p in pairs], dtype=np.int64)
+        by_len = np.argsort(ntok, kind="stable")     # similar lengths together: little padding
         for p0 in range(0, len(pairs), pair_batch_size):
-            chunk = pairs[p0:p0 + pair_batch_size]
+            sel = by_len[p0:p0 + pair_batch_size]
+            chunk = [pairs[j] for j in sel]
             rows = torch.tensor([k for k, _ in chunk], device=device)
             width = max(len(t) for _, t in chunk)
             labels = torch.full((len(chunk), width), -100, dtype=torch.long)
@@ -82,7 +84,7 @@ def score_token_ids(model, tokenizer, inputs: Sequence[str], candidates: Sequenc
             lp = torch.log_softmax(logits.float(), dim=-1)
             mask = labels != -100
             tok_lp = lp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
-            logp[p0:p0 + len(chunk)] = tok_lp.sum(-1).double().cpu().numpy()
+            logp[sel] = tok_lp.sum(-1).double().cpu().numpy()
         pos = 0
         for u in ub:
             m = len(candidates[u])
