@@ -25,14 +25,16 @@ class Seq2SeqCollator:
         from transformers import DataCollatorForSeq2Seq
 
         self._inner = DataCollatorForSeq2Seq(self.tokenizer, model=self.model, label_pad_token_id=-100,
-                                             padding="max_length" if self.pad_to_max else True,
-                                             max_length=self.pad_to_max[0] if self.pad_to_max else None,
-                                             pad_to_multiple_of=self.pad_to_multiple_of)
+                                             padding=True, pad_to_multiple_of=self.pad_to_multiple_of)
 
     def __call__(self, features: list[dict]) -> dict:
         feats = [{k: v for k, v in f.items() if k != "length"} for f in features]
         if self.pad_to_max:
-            tgt = self.pad_to_max[1]
+            src, tgt = self.pad_to_max
+            pad = self.tokenizer.pad_token_id
             for f in feats:
+                n = src - len(f["input_ids"])
+                f["input_ids"] = list(f["input_ids"]) + [pad] * n
+                f["attention_mask"] = list(f["attention_mask"]) + [0] * n
                 f["labels"] = list(f["labels"]) + [-100] * (tgt - len(f["labels"]))
         return self._inner(feats)

@@ -52,14 +52,12 @@ def _load_pretrained(name: str):
     from transformers import AutoModelForSeq2SeqLM
 
     local = Path(name).expanduser()
-    if not local.exists() and "/" not in name and not name.startswith(("t5", "flan", "google")):
-        raise RecalignError(f"unknown model {name!r}: not a preset ({', '.join(sorted(PRESETS))}), "
-                            f"not a directory.{nearest(name, PRESETS)}", field="model")
     try:
         return AutoModelForSeq2SeqLM.from_pretrained(str(local) if local.exists() else name)
     except (OSError, ValueError) as e:
         raise RecalignError(
-            f"cannot load model {name!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
+            f"cannot load model {name!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]})."
+            f"{nearest(name, PRESETS)} "
             "Without network, download it where there is one (e.g. `hf download "
             f"{name} --local-dir models/{name.split('/')[-1]}`), copy the directory here and pass "
             f"`model: models/{name.split('/')[-1]}` (or -o model=PATH). Offline presets: "

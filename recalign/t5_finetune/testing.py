@@ -1,4 +1,8 @@
-"""Helpers for the t5_finetune tests: a tiny materialized run directory."""
+"""Test helpers (also for downstream tests): a tiny materialized run directory and a tiny config.
+
+>>> run = make_run(Path("/tmp/r"))            # doctest: +SKIP
+>>> train(tiny_config(), run)                  # doctest: +SKIP
+"""
 from __future__ import annotations
 
 import random

@@ -66,16 +66,22 @@ class RecalignTrainer(Seq2SeqTrainer):
         return metrics
 
 
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _bf16(setting) -> bool:
     if setting in (True, False):
         return bool(setting)
     import torch
 
-    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(_cuda() and torch.cuda.is_bf16_supported())
 
 
 def _wandb_env(run: Path, project: str) -> None:
-    os.environ.setdefault("WANDB_DIR", str(run.resolve()))
+    os.environ["WANDB_DIR"] = str(run.resolve())       # this run's files under RUN/wandb
     os.environ.setdefault("WANDB_PROJECT", project)
     if not os.environ.get("WANDB_API_KEY") and "WANDB_MODE" not in os.environ:
         os.environ["WANDB_MODE"] = "offline"        # never waits for a network
@@ -102,6 +108,7 @@ def training_arguments(cfg: TrainConfig, run: Path, has_eval: bool, **extra):
         seed=cfg.seed, deepspeed=resolve_deepspeed(cfg.deepspeed), report_to=cfg.report_to or "none",
         run_name=run.resolve().name, remove_unused_columns=False, disable_tqdm=False,
         dataloader_num_workers=cfg.dataloader_num_workers, save_only_model=False,
+        dataloader_pin_memory=_cuda(),
     )
     kw.update(extra)
     return Seq2SeqTrainingArguments(**kw)

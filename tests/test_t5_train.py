@@ -1,0 +1,194 @@
+"""Training on a tiny materialized run: outputs, per-task eval, best model, resume, budget, wandb, CLI."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from recalign.t5_finetune.testing import make_run, tiny_config
+
+pytestmark = pytest.mark.slow
+
+
+def _events(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "logs" / "train.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One uninterrupted tiny run (6 steps, eval + checkpoint every 3)."""
+    from recalign.t5_finetune import train
+
+    run = make_run(tmp_path_factory.mktemp("run") / "run")
+    out = train(tiny_config(), run)
+    return run, out
+
+
+def test_train_writes_run_directory(trained):
+    from recalign.config import from_dict, read_yaml
+    from recalign.t5_finetune import TrainConfig
+
+    run, out = trained
+    assert out == run / "model"
+    info = json.loads((out / "recalign_train.json").read_text())
+    assert (info["global_step"], info["max_steps"], info["completed"], info["stopped_by_budget"]) == (6, 6, True, False)
+    assert info["precision"] == "fp32" and info["train_examples"] == 96
+    assert info["eval_examples"] == {"retrieval": 8, "rating": 8}
+    assert info["best_model_checkpoint"] in ("checkpoint-3", "checkpoint-6")
+    assert 2_000 < info["num_parameters"] < 3_000_000
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["checkpoint-3", "checkpoint-6"]
+    assert (run / "tokenizer" / "tokenizer.json").is_file() and (out / "tokenizer.json").is_file()
+    assert from_dict(TrainConfig, read_yaml(run / "train_config.yaml")) == tiny_config()
+
+
+def test_per_task_eval_and_loss_goes_down(trained):
+    run, _ = trained
+    ev = _events(run)
+    evals = [e for e in ev if "eval_loss" in e]
+    assert [e["step"] for e in evals] == [3, 6]
+    per_task = {e["step"]: e for e in ev if "eval_retrieval_loss" in e}
+    assert set(per_task) == {3, 6} and any("eval_rating_loss" in e for e in ev)
+    first_train_loss = next(e["loss"] for e in ev if "loss" in e)
+    assert first_train_loss > 5.0                 # ≈ ln(vocab) at start
+    assert evals[-1]["eval_loss"] < first_train_loss - 1.0
+    assert [e["event"] for e in ev][0] == "train_begin" and ev[-1]["event"] == "train_end"
+    lrs = [e["learning_rate"] for e in ev if "learning_rate" in e]
+    assert lrs[0] == 0.0 and max(lrs) == pytest.approx(3e-3) and lrs[-1] < 1e-3   # warm-up then cosine decay
+
+
+def test_checkpoint_loads_back_with_the_best_valid_loss(trained):
+    """RUN/model reproduces the best valid loss the Trainer recorded, and generates text."""
+    import torch
+
+    from recalign.t5_finetune import load_checkpoint
+    from recalign.t5_finetune.collator import Seq2SeqCollator
+    from recalign.t5_finetune.data import load_eval_sets, tokenize
+
+    run, out = trained
+    info = json.loads((out / "recalign_train.json").read_text())
+    model, tok = load_checkpoint(run)
+    assert not model.training
+    cfg = tiny_config()
+    sets = load_eval_sets(cfg.mixture, run, cfg.eval_max_examples, cfg.seed)
+    coll = Seq2SeqCollator(tok, model)
+    total = n = 0
+    with torch.no_grad():
+        for ds in sets.values():
+            batch = coll(list(tokenize(ds, tok, cfg.max_source_length, cfg.max_target_length)))
+            total += model(**batch).loss.item() * len(ds)
+            n += len(ds)
+    assert total / n == pytest.approx(info["best_metric"], rel=1e-4)
+    gen = model.generate(**tok(["A user watched Heat. What will they watch next?"], return_tensors="pt"),
+                         max_new_tokens=5)
+    assert gen.shape[0] == 1 and 1 < gen.shape[1] <= 6
+
+
+def test_resume_after_interrupt_reaches_the_same_end(trained, tmp_path):
+    """Kill a run right after checkpoint-3 is written; a second call resumes to step 6 and ends
+    where the uninterrupted run ended."""
+    from recalign.t5_finetune import train
+    from recalign.t5_finetune.callbacks import Interrupt
+
+    ref_run, ref_out = trained
+    run = make_run(tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(), run, callbacks=[Interrupt(3)])
+    assert not (run / "model").exists()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["checkpoint-3"]
+    out = train(tiny_config(), run)
+    info = json.loads((out / "recalign_train.json").read_text())
+    ref = json.loads((ref_out / "recalign_train.json").read_text())
+    assert (info["resumed_from"], info["global_step"], info["completed"]) == ("checkpoint-3", 6, True)
+    assert info["best_metric"] == pytest.approx(ref["best_metric"], rel=1e-4)
+    last = [e for e in _events(run) if "eval_loss" in e][-1]["eval_loss"]
+    ref_last = [e for e in _events(ref_run) if "eval_loss" in e][-1]["eval_loss"]
+    assert last == pytest.approx(ref_last, rel=1e-4)
+
+
+def test_time_budget_stops_cleanly(tmp_path):
+    from recalign.t5_finetune import load_checkpoint, train
+
+    run = make_run(tmp_path / "run", n_train=16, n_valid=4)
+    out = train(tiny_config(time_budget_minutes=1e-6, max_steps=50), run)
+    info = json.loads((out / "recalign_train.json").read_text())
+    assert info["stopped_by_budget"] is True and info["completed"] is False
+    assert info["global_step"] == 1 and info["max_steps"] == 50
+    assert (run / "checkpoints" / "checkpoint-1").is_dir()
+    load_checkpoint(out)
+
+
+def test_cli_with_shipped_config_writes_offline_wandb_run(tmp_path, monkeypatch):
+    """`recalign train --config configs/train-tiny.yaml` (made tiny by -o) with an offline wandb run."""
+    from click.testing import CliRunner
+
+    from recalign.cli import main
+
+    for k in ("WANDB_API_KEY", "WANDB_DIR", "WANDB_PROJECT"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run = make_run(tmp_path / "run", n_train=16, n_valid=4)
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "train-tiny.yaml"
+    o = ["max_steps=2", "eval_steps=2", "save_steps=2", "vocab_size=600", "per_device_train_batch_size=8",
+         "mixture.cap=null", "max_source_length=64", "time_budget_minutes=null"]
+    res = CliRunner().invoke(main, ["train", "--config", str(shipped), "--run-dir", str(run),
+                                    "--report-to", "wandb", *sum((["-o", x] for x in o), [])])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert "trained t5-tiny for 2/2 steps" in res.output
+    runs = list((run / "wandb").rglob("offline-run-*"))
+    assert len(runs) == 1
+    (log,) = runs[0].glob("run-*.wandb")         # protobuf records: config, history, summary
+    raw = log.read_bytes()
+    for key in (b"time_budget_minutes", b"t5-tiny", b"learning_rate", b"eval/retrieval_loss", b"eval/loss",
+                b"train/loss"):
+        assert key in raw, key
+
+
+def test_hub_name_offline_is_a_clear_error(monkeypatch):
+    from recalign.errors import RecalignError
+    from recalign.t5_finetune import build_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(RecalignError, match="local-dir"):
+        build_model("google/flan-t5-nonexistent-xyz", tokenizer=None)
+    with pytest.raises(RecalignError, match="Did you mean 't5-tiny'.*local-dir"):
+        build_model("t5-tinyy", tokenizer=None)
+
+
+def test_collator_pads_dynamically_or_to_max(tmp_path):
+    from recalign.t5_finetune import train_tokenizer
+    from recalign.t5_finetune.collator import Seq2SeqCollator
+
+    tok = train_tokenizer(["Toy Story", "Heat", "Matrix, The"] * 5, tmp_path / "tok", vocab_size=400)
+    feats = [{"input_ids": tok(s).input_ids, "attention_mask": [1] * len(tok(s).input_ids),
+              "labels": tok(t).input_ids, "length": 3} for s, t in [("Heat", "Heat"), ("Toy Story, Heat", "Toy Story")]]
+    b = Seq2SeqCollator(tok)(feats)
+    longest = max(len(f["input_ids"]) for f in feats)
+    assert b["input_ids"].shape == (2, longest) and "length" not in b
+    assert (b["labels"] == -100).sum() == abs(len(feats[0]["labels"]) - len(feats[1]["labels"]))
+    assert b["input_ids"][0, -1] == tok.pad_token_id
+    full = Seq2SeqCollator(tok, pad_to_max=(20, 8))(feats)
+    assert full["input_ids"].shape == (2, 20) and full["labels"].shape == (2, 8)
+
+
+def test_config_errors_name_the_field():
+    from recalign.errors import RecalignError
+
+    with pytest.raises(RecalignError, match="lr_scheduler"):
+        tiny_config(lr_scheduler="cosin")
+    with pytest.raises(RecalignError, match="Did you mean 'learning_rate'"):
+        tiny_config(learnig_rate=1.0)
+    with pytest.raises(RecalignError, match="multiple of eval_steps"):
+        tiny_config(save_steps=5, eval_steps=3)
+    assert math.isclose(tiny_config(bf16=False).learning_rate, 3e-3)
+
+
+def test_bf16_auto_is_fp32_without_a_bf16_device():
+    import torch
+
+    from recalign.t5_finetune.trainer import _bf16
+
+    expected = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    assert _bf16("auto") is bool(expected) and _bf16(False) is False
