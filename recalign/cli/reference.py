@@ -1,0 +1,47 @@
+"""The README's CLI reference, generated from ``--help`` (a test keeps them in sync).
+
+Regenerate with ``python -m recalign.cli.reference --write README.md``.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+BEGIN, END = "<!-- cli-reference:begin -->", "<!-- cli-reference:end -->"
+
+
+def _walk(cmd: click.Command, path: list[str]):
+    yield path, cmd
+    if isinstance(cmd, click.Group):
+        for name in sorted(cmd.commands):
+            yield from _walk(cmd.commands[name], path + [name])
+
+
+def cli_reference() -> str:
+    """Markdown: one fenced ``--help`` block per command, in a stable order."""
+    from . import main
+
+    parts = []
+    for path, cmd in _walk(main, ["recalign"]):
+        with click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100) as ctx:
+            text = cmd.get_help(ctx)
+        parts.append(f"#### `{' '.join(path)}`\n\n```text\n{text.rstrip()}\n```\n")
+    return "\n".join(parts)
+
+
+def splice(readme: str, reference: str) -> str:
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(readme):
+        raise ValueError(f"README lacks the markers {BEGIN} … {END}")
+    return pattern.sub(lambda _: f"{BEGIN}\n{reference}\n{END}", readme)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    if len(sys.argv) == 3 and sys.argv[1] == "--write":
+        p = Path(sys.argv[2])
+        p.write_text(splice(p.read_text(encoding="utf-8"), cli_reference()), encoding="utf-8")
+    else:
+        print(cli_reference())
