@@ -89,3 +89,18 @@ def test_bias_model_and_rating_baseline(tiny_split, tmp_path):
     r = run_bias_baseline(tmp_path / "run")
     assert r["rating"]["n"] == 3 and r["rating"]["rmse"] >= r["rating"]["mae"] >= 0
     assert (tmp_path / "run" / "results" / "UserItemBias" / "metrics.json").is_file()
+
+
+def test_score_candidates_and_candidates_file(tmp_path):
+    import numpy as np
+
+    from recalign.baselines import score_candidates
+    from recalign.baselines.runner import read_candidates
+
+    p = tmp_path / "c.jsonl"
+    p.write_text('{"user": "u", "candidates": ["c", "a", "b"], "target": "a"}\n'
+                 '{"user": "v", "candidates": ["a", "b"], "target": "b"}\n')
+    cand = read_candidates(p)
+    r = score_candidates(["u", "v"], np.array([[0.1, 0.5, 0.5], [0.9, 0.1, 0.0]]), ["a", "b", "c"], cand)
+    assert r.ranked == [["c", "b", "a"], ["a", "b"]]  # c and b tie at 0.5: candidate-list order
+    assert r.targets == ["a", "b"]

@@ -79,12 +79,13 @@ def run_bias_baseline(run_dir: str | Path, name: str = "UserItemBias", grid=(0.0
                            "stopped_by": "closed_form", "wall_time_s": round(time.perf_counter() - t0, 2)},
               "config": {"reg": best, "grid": list(grid), "clip": [lo, hi]},
               "notes": ["rating baseline mu + b_u + b_i fitted on train; reg chosen on valid RMSE"]}
-    if candidates is not None:
-        from .runner import read_candidates, score_candidates
+    from .runner import ranking_task_candidates, read_candidates, score_candidates
 
+    cand = read_candidates(candidates) if candidates is not None else ranking_task_candidates(run_dir)
+    if cand:
         items, users = list(split.items), split.users
         s = np.tile(model.item_scores(items), (len(users), 1))
-        cr = score_candidates(users, s, items, read_candidates(candidates))
+        cr = score_candidates(users, s, items, cand)
         if len(cr):
             result["ranking"] = candidate_metrics(cr)
     write_result(run_dir, name, result)

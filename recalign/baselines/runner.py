@@ -56,7 +56,7 @@ MODEL_DEFAULTS = {
                 "dropout_prob": 0.3, "loss_type": "CE"},
     "BERT4Rec": {"MAX_ITEM_LIST_LENGTH": 20, "n_layers": 2, "n_heads": 2, "hidden_size": 64, "inner_size": 256,
                  "mask_ratio": 0.2, "loss_type": "CE"},
-    "BPR": {"embedding_size": 64, "stopping_step": 5},
+    "BPR": {"embedding_size": 64, "epochs": 300, "stopping_step": 10},
     "Pop": {"epochs": 1, "stopping_step": 1},
 }
 
@@ -214,8 +214,27 @@ def ranking_for(split: Split, which: str, users, scores, items, k: int = 100) ->
     return Ranking(list(users), topk_from_scores(scores, items, hist, k), [split.target(u, which) for u in users])
 
 
+def ranking_task_candidates(run_dir: str | Path, split: str = "test") -> dict[str, tuple[list[str], str]] | None:
+    """The ranking task's own candidate lists from ``RUN/text/ranking/<split>`` (materialized by
+    ``recalign generate``), as ``{user: (candidate item ids, target item id)}``; None if absent."""
+    d = Path(run_dir) / "text" / "ranking" / split
+    if not d.is_dir():
+        return None
+    import datasets
+
+    ds = datasets.load_from_disk(str(d))
+    return {str(u): (list(c), str(t)) for u, c, t in zip(ds["user"], ds["candidates"], ds["target_item"])}
+
+
 def read_candidates(path: str | Path) -> dict[str, tuple[list[str], str]]:
-    """Candidate lists of the ranking task: JSONL ``{"user", "candidates": [item ids], "target"}``."""
+    """Candidate lists: a JSONL file of ``{"user", "candidates": [item ids], "target"}``, or a run
+    directory with the materialized ranking task (``RUN/text/ranking/test``)."""
+    if Path(path).is_dir():
+        found = ranking_task_candidates(path)
+        if found is None:
+            raise RecalignError("no materialized ranking task here (text/ranking/test): run `recalign generate`",
+                                path=path)
+        return found
     out = {}
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -252,7 +271,9 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
 
     Returns the metrics dict. ``overrides`` are RecBole config keys (e.g.
     ``{"MAX_ITEM_LIST_LENGTH": 50}``); ``epochs`` caps training; ``time_budget_s`` stops
-    after the epoch that crosses it (the result then says ``converged: false``).
+    after the epoch that crosses it (the result then says ``converged: false``). The ranking
+    task's candidate lists are scored too when ``candidates`` is given or the run has
+    ``text/ranking/test``.
     """
     run_dir = Path(run_dir)
     hp = model_config(model, overrides)
@@ -315,11 +336,13 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
                                "valid NDCG@10 may still be improving")
     elif tl.stopped_by == "max_epochs":
         result["notes"].append(f"stopped at the epoch cap ({tl.epochs}) before early stopping: may not be converged")
-    if candidates is not None:
-        cand = read_candidates(candidates)
+    cand = read_candidates(candidates) if candidates is not None else ranking_task_candidates(run_dir)
+    if cand:
         cr = score_candidates(users, scores, items, cand)
         if len(cr):
             result["ranking"] = candidate_metrics(cr)
+            result["notes"].append("'ranking' = the ranking task's own sampled candidate lists, scored with "
+                                   "the model's full-sort scores (ties: list order)")
     result_dir = write_result(run_dir, name, result, test_rank)
     write_json(result_dir / "valid_metrics.json", result["valid_retrieval"])
     return {"model": name, **result}

@@ -165,8 +165,10 @@ def plot_bars(header, rows, path: Path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    hs = [h for h in ("NDCG@10", "Recall@10") if h in header]
+    rows = [r for r in rows if any(r[header.index(h)] is not None for h in hs)]  # models with retrieval
     names = [r[0] for r in rows]
-    series = [(h, [r[header.index(h)] or 0.0 for r in rows]) for h in ("NDCG@10", "Recall@10") if h in header]
+    series = [(h, [r[header.index(h)] or 0.0 for r in rows]) for h in hs]
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(names) + 2), 4))
     x = np.arange(len(names))
     w = 0.8 / max(1, len(series))
