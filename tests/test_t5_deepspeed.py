@@ -56,8 +56,9 @@ def test_bad_deepspeed_name_is_a_clear_error():
 
 
 @pytest.mark.slow
-def test_one_real_training_step_through_deepspeed_on_cpu(tmp_path):
-    """`recalign train --deepspeed zero2` as a single process on CPU (no launcher)."""
+@pytest.mark.parametrize("stage", ["zero2", "zero3"])
+def test_real_training_steps_through_deepspeed_on_cpu(tmp_path, stage):
+    """`recalign train --deepspeed zero2|zero3` as a single process on CPU (no launcher)."""
     run = make_run(tmp_path / "run", n_train=16, n_valid=4)
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", WANDB_MODE="offline")
@@ -65,11 +66,11 @@ def test_one_real_training_step_through_deepspeed_on_cpu(tmp_path):
          "gradient_accumulation_steps=2", "max_source_length=64", "time_budget_minutes=null", "mixture.cap=null"]
     cmd = [sys.executable, "-c", "from recalign.cli import main; main()", "train",
            "--config", str(ROOT / "configs" / "train-tiny.yaml"), "--run-dir", str(run),
-           "--deepspeed", "zero2", "--report-to", "none", *sum((["-o", x] for x in o), [])]
+           "--deepspeed", stage, "--report-to", "none", *sum((["-o", x] for x in o), [])]
     res = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
     info = json.loads((run / "model" / "recalign_train.json").read_text())
-    assert (info["global_step"], info["deepspeed"], info["completed"]) == (2, "zero2", True)
+    assert (info["global_step"], info["deepspeed"], info["completed"]) == (2, stage, True)
     assert "DeepSpeed" in res.stderr + res.stdout
     ckpt = run / "checkpoints" / "checkpoint-2"
     assert any(p.name.startswith("global_step") for p in ckpt.iterdir())      # a DeepSpeed checkpoint
