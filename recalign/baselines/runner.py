@@ -17,7 +17,9 @@ defaults apply). Training uses RecBole's own trainer epoch by epoch (``_train_ep
 ``_valid_epoch``) in a loop of ours that adds a wall-time budget and keeps the best
 state in memory (see recbole_compat); early stopping on valid NDCG@10 with patience
 ``stopping_step`` evaluations. The best model's full-sort scores then go through
-``topk_from_scores`` with recalign's masking (valid: train items; test: train+valid).
+``topk_from_scores`` with recalign's masking (valid: train items; test: train+valid),
+after reordering the score columns to recalign's catalogue order (``split.items``), so that
+the tie rule (catalogue order) is the same for every model.
 """
 from __future__ import annotations
 
@@ -209,6 +211,16 @@ def check_input_sequences(dataset, split: Split, which: str, max_len: int) -> in
     return len(users)
 
 
+def to_catalogue_order(scores: np.ndarray, items: list[str], catalogue: list[str]) -> np.ndarray:
+    """Reorder score columns from RecBole's internal item order to recalign's catalogue order
+    (``split.items``), so the tie rule means the same for every model; unknown items get -inf."""
+    col = {it: j for j, it in enumerate(items)}
+    idx = np.array([col.get(i, -1) for i in catalogue])
+    out = scores[:, np.maximum(idx, 0)]
+    out[:, idx < 0] = -np.inf
+    return out
+
+
 def ranking_for(split: Split, which: str, users, scores, items, k: int = 100) -> Ranking:
     hist = [split.history(u, which) for u in users]
     return Ranking(list(users), topk_from_scores(scores, items, hist, k), [split.target(u, which) for u in users])
@@ -316,10 +328,12 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
     if seq:
         check_input_sequences(test_data._dataset, split, "test", max_len)
         check_input_sequences(valid_data._dataset, split, "valid", max_len)
+    catalogue = list(split.items)
     users, scores, items = full_scores(net, test_data, test_data._dataset)
+    scores, items = to_catalogue_order(scores, items, catalogue), catalogue
     test_rank = ranking_for(split, "test", users, scores, items)
     vusers, vscores, vitems = full_scores(net, valid_data, valid_data._dataset)
-    valid_rank = ranking_for(split, "valid", vusers, vscores, vitems)
+    valid_rank = ranking_for(split, "valid", vusers, to_catalogue_order(vscores, vitems, catalogue), catalogue)
     result = {
         "kind": "baseline", "split": "test", "split_fingerprint": split_fingerprint(split),
         "dataset": split_stats(split), "protocol": dict(PROTOCOL),
