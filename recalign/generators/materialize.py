@@ -15,7 +15,9 @@ user, target_item, candidates, history, rating (see ``FEATURES``).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -78,6 +80,22 @@ def to_dataset(columns: dict[str, list]) -> datasets.Dataset:
     return datasets.Dataset(table, info=datasets.DatasetInfo(features=FEATURES))
 
 
+@contextmanager
+def quiet_fast():
+    """No cyclic GC while millions of small objects are built (5x faster builds: they
+    hold no cycles), and no per-save progress bars from datasets."""
+    was_gc, was_bar = gc.isenabled(), datasets.is_progress_bar_enabled()
+    gc.disable()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_gc:
+            gc.enable()
+        if was_bar:
+            datasets.enable_progress_bars()
+
+
 def task_dir(run_dir: str | Path, task: str, split: str) -> Path:
     return Path(run_dir) / "text" / task / split
 
@@ -138,10 +156,12 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path, config: Ge
     counts: dict[str, dict[str, int]] = {}
     root = Path(out_dir) / "text"
     for task in tqdm(tasks, desc="generate", unit="task", disable=not cfg.progress):
-        data = build_task(split, task, cfg, templates[task], users)
-        for s in SPLITS:
-            save(data[s], task_dir(out_dir, task, s), jsonl)
+        with quiet_fast():
+            data = build_task(split, task, cfg, templates[task], users)
+            for s in SPLITS:
+                save(data[s], task_dir(out_dir, task, s), jsonl)
         counts[task] = {s: len(data[s]) for s in SPLITS}
+        del data
     manifest = {
         "format": 1,
         "dataset": split.dataset.name,

@@ -17,7 +17,7 @@ from typing import Iterable
 from ..data import Split
 from .config import GenerateConfig
 from .examples import Meta, MimExample
-from .sampling import task_rng, train_windows
+from .sampling import task_rng, titles, train_windows
 
 NAME = "mim"
 
@@ -35,18 +35,18 @@ def mask_positions(n: int, prob: float, max_masks: int, rnd: random.Random) -> l
 
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[MimExample, Meta]]:
-    title = {i: it.title for i, it in split.items.items()}
+    title = titles(split)
     rnd = task_rng(cfg.seed, NAME, which)
     tok = cfg.mim_mask_token
     rows = []
     for u, w in train_windows(split, which, cfg, NAME, 2, users):
         h = list(w)
-        titles = [title[i] for i in h]
+        shown = [title[i] for i in h]
         pos = mask_positions(len(h), cfg.mim_mask_prob, cfg.mim_max_masks, rnd)
-        masked = [titles[p] for p in pos]
+        masked = [shown[p] for p in pos]
         for p in pos:
-            titles[p] = tok
+            shown[p] = tok
         target_item = h[pos[0]] if len(pos) == 1 else ""
-        rows.append((MimExample(titles, tok, masked, len(masked), "; ".join(masked)),
+        rows.append((MimExample(shown, tok, masked, len(masked), "; ".join(masked)),
                      Meta(u, target_item, [], h, math.nan)))
     return rows

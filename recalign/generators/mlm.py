@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 from ..data import Split
 from .config import GenerateConfig
 from .examples import Meta, MlmExample
-from .sampling import task_rng, train_windows
+from .sampling import task_rng, titles, train_windows
 
 NAME = "mlm"
 MAX_SENTINELS = 100  # T5's vocabulary has <extra_id_0> .. <extra_id_99>
@@ -69,7 +69,7 @@ def span_corrupt(tokens: Sequence[str], mask: Sequence[bool]) -> tuple[str, str]
 
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[MlmExample, Meta]]:
-    title = {i: it.title for i, it in split.items.items()}
+    title = titles(split)
     rnd = task_rng(cfg.seed, NAME, which)
     rows = []
     for u, w in train_windows(split, which, cfg, NAME, 1, users):

@@ -13,21 +13,20 @@ from typing import Iterable
 from ..data import Split
 from .config import GenerateConfig
 from .examples import Meta, RankingExample
-from .sampling import NegativeSampler, next_item_positions, task_rng
+from .sampling import NegativeSampler, next_item_positions, np_rng, task_rng, titles
 
 NAME = "ranking"
 
 
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[RankingExample, Meta]]:
-    title = {i: it.title for i, it in split.items.items()}
+    title = titles(split)
     rnd = task_rng(cfg.seed, NAME, which)
-    neg = NegativeSampler(split)
+    neg = NegativeSampler(split, np_rng(cfg.seed, NAME, which))
     rows = []
     for p in next_item_positions(split, which, cfg, NAME, users):
-        cands = neg.sample(p.user, cfg.num_candidates - 1, rnd)
+        cands = neg.sample(p.user, cfg.num_candidates - 1)
         cands.insert(rnd.randrange(len(cands) + 1), p.target)
-        h = list(p.history)
-        rows.append((RankingExample([title[i] for i in h], [title[i] for i in cands], title[p.target]),
-                     Meta(p.user, p.target, cands, h, p.rating)))
+        rows.append((RankingExample(p.history_titles, [title[i] for i in cands], p.target_title),
+                     Meta(p.user, p.target, cands, list(p.history), p.rating)))
     return rows

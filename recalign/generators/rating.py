@@ -17,15 +17,22 @@ from .sampling import fmt_rating, next_item_positions
 NAME = "rating"
 
 
+class _RatingText(dict):
+    """Memoized ``fmt_rating``: ratings repeat, formatting them once is enough."""
+
+    def __missing__(self, r: float) -> str:
+        v = self[r] = fmt_rating(r)
+        return v
+
+
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[RatingExample, Meta]]:
-    title = {i: it.title for i, it in split.items.items()}
+    fmt = _RatingText()
     rows = []
     for p in next_item_positions(split, which, cfg, NAME, users):
         if p.rating is None or math.isnan(p.rating):
             continue
-        h = list(p.history)
-        rows.append((RatingExample([title[i] for i in h], [fmt_rating(r) for r in p.history_ratings],
-                                   title[p.target], fmt_rating(p.rating)),
-                     Meta(p.user, p.target, [], h, float(p.rating))))
+        rows.append((RatingExample(p.history_titles, [fmt[r] for r in p.history_ratings],
+                                   p.target_title, fmt_rating(p.rating)),
+                     Meta(p.user, p.target, [], list(p.history), float(p.rating))))
     return rows

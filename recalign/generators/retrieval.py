@@ -19,10 +19,5 @@ NAME = "retrieval"
 
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[RetrievalExample, Meta]]:
-    title = {i: it.title for i, it in split.items.items()}
-    rows = []
-    for p in next_item_positions(split, which, cfg, NAME, users):
-        h = list(p.history)
-        rows.append((RetrievalExample([title[i] for i in h], title[p.target]),
-                     Meta(p.user, p.target, [], h, p.rating)))
-    return rows
+    return [(RetrievalExample(p.history_titles, p.target_title), Meta(p.user, p.target, [], list(p.history), p.rating))
+            for p in next_item_positions(split, which, cfg, NAME, users)]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import random
+import zlib
 from typing import Iterable, Iterator, NamedTuple
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from ..data import Split
@@ -37,8 +39,10 @@ def iter_users(split: Split, users: Iterable[str] | None, desc: str, progress: b
 class Position(NamedTuple):
     user: str
     history: tuple[str, ...]
+    history_titles: list[str]
     history_ratings: tuple[float, ...]
     target: str
+    target_title: str
     rating: float
 
 
@@ -49,17 +53,25 @@ def next_item_positions(split: Split, which: str, cfg: GenerateConfig, task: str
     ``train_per_user[task]`` only if set; valid/test: one per user, the held-out item."""
     L = cfg.history_len
     cap = cfg.train_per_user.get(task)
+    title = titles(split)
     for u in iter_users(split, users, f"{task}/{which}", cfg.progress):
         if which == "train":
             items, rs = split.train_items(u), split.train_ratings(u)
+            tl = [title[i] for i in items]
             start = 1 if not cap else max(1, len(items) - cap)
             for t in range(start, len(items)):
-                lo = max(0, t - L)
-                yield Position(u, items[lo:t], rs[lo:t], items[t], rs[t])
+                lo = t - L if t > L else 0
+                yield Position(u, items[lo:t], tl[lo:t], rs[lo:t], items[t], tl[t], rs[t])
         else:
-            h, hr = split.history(u, which), split.history_ratings(u, which)
+            h, hr = split.history(u, which)[-L:], split.history_ratings(u, which)[-L:]
             if h:
-                yield Position(u, h[-L:], hr[-L:], split.target(u, which), split.target_rating(u, which))
+                tgt = split.target(u, which)
+                yield Position(u, h, [title[i] for i in h], hr, tgt, title[tgt], split.target_rating(u, which))
+
+
+def titles(split: Split) -> dict[str, str]:
+    """Item id → unique title."""
+    return {i: it.title for i, it in split.items.items()}
 
 
 def train_windows(split: Split, which: str, cfg: GenerateConfig, task: str, min_len: int = 2,
@@ -80,38 +92,81 @@ def train_windows(split: Split, which: str, cfg: GenerateConfig, task: str, min_
 
 class NegativeSampler:
     """Uniform negatives from the items a user never interacted with (whole sequence,
-    valid and test included).
+    valid and test included), drawn in vectorized chunks per user.
 
-    >>> # sampler.sample("u1", 3, rnd) → three distinct ids u1 never touched
+    >>> # sampler = NegativeSampler(split, np_rng(0, "ranking", "train"))
+    >>> # sampler.sample("u1", 3) → three distinct ids u1 never touched
     """
 
-    def __init__(self, split: Split) -> None:
-        self.split = split
-        self.item_ids = list(split.items)
-        self._seen: dict[str, set[str]] = {}
+    FIRST_CHUNK, MAX_CHUNK = 4, 256
 
-    def seen(self, user: str) -> set[str]:
-        s = self._seen.get(user)
-        if s is None:
-            s = self._seen[user] = set(self.split.sequences[user].items)
-        return s
+    def __init__(self, split: Split, rng: np.random.Generator) -> None:
+        self.split, self.rng = split, rng
+        self.ids = np.array(list(split.items), dtype=object)
+        self.index = {i: n for n, i in enumerate(self.ids.tolist())}
+        self._buf: dict[tuple[str, int], list[list[str]]] = {}
+        self._chunk = self.FIRST_CHUNK
+        self._seen: tuple[str | None, np.ndarray] = (None, np.zeros(0, dtype=np.int64))
 
-    def sample(self, user: str, k: int, rnd: random.Random) -> list[str]:
+    def seen_index(self, user: str) -> np.ndarray:
+        return np.unique(np.fromiter((self.index[i] for i in self.split.sequences[user].items), dtype=np.int64))
+
+    def sample(self, user: str, k: int) -> list[str]:
         """``k`` distinct negatives (fewer if the user has touched nearly everything)."""
-        seen, ids, n = self.seen(user), self.item_ids, len(self.item_ids)
-        avail = n - len(seen)
-        if avail <= 2 * k or avail < n // 2:  # dense user: draw from the explicit pool
-            pool = [i for i in ids if i not in seen]
-            return rnd.sample(pool, min(k, len(pool)))
-        out: list[str] = []
-        chosen: set[str] = set()
-        randbelow = rnd.randrange
-        while len(out) < k:
-            i = ids[randbelow(n)]
-            if i not in seen and i not in chosen:
-                chosen.add(i)
-                out.append(i)
-        return out
+        buf = self._buf.get((user, k))
+        if buf is None:  # users come one after the other: keep one buffer, grow its chunks
+            self._buf.clear()
+            self._chunk = self.FIRST_CHUNK
+            buf = self._buf[(user, k)] = []
+        if not buf:
+            buf.extend(self._draw(user, k, self._chunk))
+            self._chunk = min(self._chunk * 4, self.MAX_CHUNK)
+        return buf.pop()
+
+    def _draw(self, user: str, k: int, m: int) -> list[list[str]]:
+        rng, n = self.rng, len(self.ids)
+        if k <= 0:
+            return [[] for _ in range(m)]
+        if self._seen[0] != user:
+            self._seen = (user, self.seen_index(user))
+        seen = self._seen[1]
+        sparse = len(seen) * 50 < n and n - len(seen) > 4 * k
+        if sparse:  # the whole catalogue; rows that hit a seen item are redrawn
+            pool, size = None, n
+        else:
+            mask = np.ones(n, dtype=bool)
+            mask[seen] = False
+            pool = np.flatnonzero(mask)
+            size = len(pool)
+            if size <= k:
+                return [self.ids[rng.permutation(pool)].tolist() for _ in range(m)]
+        idx = rng.integers(0, size, size=(m, k))
+        todo = np.arange(m)
+        for _ in range(50):  # rejection: redraw rows with a repeat (or a seen item)
+            s = np.sort(idx[todo], axis=1)
+            bad = (s[:, 1:] == s[:, :-1]).any(axis=1)
+            if sparse:
+                bad |= np.isin(s, seen).any(axis=1)
+            todo = todo[bad]
+            if not len(todo):
+                break
+            idx[todo] = rng.integers(0, size, size=(len(todo), k))
+        else:
+            for r in todo:
+                idx[r] = rng.choice(size if pool is not None else self._allowed(seen), size=k, replace=False)
+        out = self.ids[idx if pool is None else pool[idx]]
+        return out.tolist()[::-1]  # popped from the end: first drawn row first
+
+    def _allowed(self, seen: np.ndarray) -> np.ndarray:
+        mask = np.ones(len(self.ids), dtype=bool)
+        mask[seen] = False
+        return np.flatnonzero(mask)
+
+
+def np_rng(seed: int, task: str, which: str, purpose: str = "negatives") -> np.random.Generator:
+    """A NumPy RNG keyed like ``task_rng``."""
+    key = [seed, zlib.crc32(task.encode()), zlib.crc32(which.encode()), zlib.crc32(purpose.encode())]
+    return np.random.default_rng(key)
 
 
 def cap_rows(rows: list, cap: int | None, rnd: random.Random) -> list:

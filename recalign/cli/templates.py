@@ -1,0 +1,98 @@
+"""`recalign templates list | show TASK | render TASK | validate [DIR]`."""
+from __future__ import annotations
+
+import click
+
+_tdir = click.option("--templates", "templates_dir", type=click.Path(file_okay=False, exists=True),
+                     help="Extra template directory: adds templates or overrides shipped ones by id.")
+
+
+@click.group("templates")
+def templates() -> None:
+    """List, show, render and validate prompt templates."""
+
+
+@templates.command("list")
+@click.option("--task", "-t", default=None, help="Only this task.")
+@_tdir
+def list_cmd(task: str | None, templates_dir: str | None) -> None:
+    """One line per template: task, id, split, first words of the input."""
+    from ..generators import TASKS
+    from ..prompts import load_templates
+
+    names = [TASKS.get(task).name] if task else TASKS.names()
+    for name in names:
+        for t in load_templates(name, [templates_dir] if templates_dir else ()):
+            first = " ".join(t.input.split())
+            click.echo(f"{name:<10} {t.id:<22} {t.split:<7} {first[:70]}{'…' if len(first) > 70 else ''}")
+
+
+@templates.command("show")
+@click.argument("task")
+@_tdir
+def show_cmd(task: str, templates_dir: str | None) -> None:
+    """Print the templates of TASK as YAML, with where each comes from."""
+    import yaml
+
+    from ..generators import TASKS
+    from ..prompts import load_templates
+
+    TASKS.get(task)
+    for t in load_templates(task, [templates_dir] if templates_dir else ()):
+        click.echo(f"# {t.path}, line {t.line}")
+        click.echo(yaml.safe_dump([t.to_dict()], sort_keys=False, allow_unicode=True, width=100))
+
+
+@templates.command("render")
+@click.argument("task")
+@click.option("--n", "n", type=int, default=3, show_default=True, help="How many examples.")
+@click.option("--dataset", "-d", default="ml-100k", show_default=True, help="Dataset to draw examples from.")
+@click.option("--split", "which", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@click.option("--template", "template_id", default=None, help="Render with this template id (default: each in turn).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_tdir
+def render_cmd(task: str, n: int, dataset: str, which: str, template_id: str | None, seed: int,
+               templates_dir: str | None) -> None:
+    """Render N real examples of TASK (from the first users of the dataset)."""
+    from ..data import leave_one_out, load_dataset
+    from ..errors import RecalignError, nearest
+    from ..generators import TASKS, GenerateConfig
+    from ..prompts import load_templates
+
+    t = TASKS.get(task)
+    temps = load_templates(task, [templates_dir] if templates_dir else ())
+    if template_id:
+        ids = [x.id for x in temps]
+        temps = [x for x in temps if x.id == template_id]
+        if not temps:
+            raise RecalignError(f"no template {template_id!r} for task {task!r}.{nearest(template_id, ids)}")
+    split = leave_one_out(load_dataset(dataset))
+    cfg = GenerateConfig(seed=seed, progress=False)
+    rows: list = []
+    users = split.users
+    for lo in range(0, len(users), 8):
+        rows += t.build(split, which, cfg, users=users[lo:lo + 8])
+        if len(rows) >= n:
+            break
+    for k, (ex, _) in enumerate(rows[:n]):
+        tmpl = temps[k % len(temps)]
+        inp, tgt = tmpl.render(ex)
+        click.echo(f"── {tmpl.id} ({tmpl.split}) ──")
+        click.echo(f"INPUT:\n{inp}\nTARGET:\n{tgt}\n")
+
+
+@templates.command("validate")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, exists=True))
+def validate_cmd(directory: str | None) -> None:
+    """Check every template file in DIRECTORY (default: the shipped templates)."""
+    from ..prompts import TEMPLATES_DIR, validate_dir
+
+    n, problems = validate_dir(directory)
+    for p in problems:
+        click.echo(f"error: {p}", err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) in {directory or TEMPLATES_DIR}")
+    click.echo(f"ok: {n} templates valid in {directory or TEMPLATES_DIR}")
+
+
+commands = [templates]
