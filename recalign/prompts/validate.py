@@ -46,6 +46,7 @@ def check_template(t: Template, allowed: set[str], sample=None) -> list[Recalign
     for part in ("input", "target"):
         try:
             ast = ENV.parse(getattr(t, part))
+            ENV.from_string(getattr(t, part))  # compiling also checks filter and test names
         except TemplateSyntaxError as e:
             problems.append(t.error(f"{part} does not parse: {e.message}", part, e.lineno))
             ok = False
