@@ -8,8 +8,10 @@ Scores: with ``length_penalty=0`` (the default) a beam's score is the sum of its
 tokens' log-probabilities under the model — the title's true log-likelihood,
 identical to what ``scoring.score_token_ids`` computes for it. A positive
 length penalty divides by ``len ** length_penalty`` (Hugging Face's rule; the
-library default is 1.0). On this project's first calibration, ranking by the
-true probability did markedly better (issue 6), hence the default.
+library default is 1.0). Ranking by the true probability does better, hence
+the default: on ml-100k valid (943 users, t5-tiny trained 2,000 steps on
+retrieval, beam 20) length_penalty 0 gave Recall@10 0.055 / NDCG@10 0.024 and
+length_penalty 1 gave 0.041 / 0.018 (benchmarks/RESULTS.md, "Evaluation speed").
 
 Beams whose score is ``-inf`` (fewer titles left than beams) are dropped: a user
 can get fewer than ``beam`` ranked items, and the items after the last beam are
