@@ -15,8 +15,9 @@ Both are written under ``RUN/baselines/recbole_data/`` with an ``.item`` file li
 whole catalogue (the dataset is named ``recalign`` so none of RecBole's per-dataset
 defaults apply). Training uses RecBole's own trainer epoch by epoch (``_train_epoch``,
 ``_valid_epoch``) in a loop of ours that adds a wall-time budget and keeps the best
-state in memory (see recbole_compat); early stopping on valid NDCG@10 with patience
-``stopping_step`` evaluations. The best model's full-sort scores then go through
+state in memory (see recbole_compat); early stopping on valid NDCG@10 — computed by recalign with
+its masking, not RecBole's unmasked sequential score — with patience ``stopping_step``
+evaluations. The best model's full-sort scores then go through
 ``topk_from_scores`` with recalign's masking (valid: train items; test: train+valid),
 after reordering the score columns to recalign's catalogue order (``split.items``), so that
 the tie rule (catalogue order) is the same for every model.
@@ -134,9 +135,14 @@ class TrainLog:
                 "wall_time_s": round(self.wall_time_s, 2), "history": self.history}
 
 
-def train(trainer, train_data, valid_data, epochs: int, stopping_step: int, eval_step: int,
+def train(trainer, train_data, valid_fn, epochs: int, stopping_step: int, eval_step: int,
           time_budget_s: float | None = None) -> TrainLog:
-    """RecBole's epoch functions in an early-stopping loop; best state restored at the end."""
+    """RecBole's epoch function in an early-stopping loop; best state restored at the end.
+
+    ``valid_fn()`` returns the model's valid NDCG@10 under recalign's masking (RecBole's own
+    valid score does not mask history items for sequential models, which misleads early
+    stopping: GRU4Rec's unmasked score fell from epoch 1 while the masked one rose).
+    """
     tl = TrainLog()
     model = trainer.model
     best_state = copy.deepcopy(model.state_dict())
@@ -155,7 +161,7 @@ def train(trainer, train_data, valid_data, epochs: int, stopping_step: int, eval
         tl.epochs = ep + 1
         rec = {"epoch": ep, "loss": round(loss, 4), "train_s": round(time.perf_counter() - te, 2)}
         if (ep + 1) % eval_step == 0 or ep + 1 == epochs:
-            score, _ = trainer._valid_epoch(valid_data, show_progress=False)
+            score = valid_fn()
             rec["valid_ndcg@10"] = round(float(score), 6)
             if score > tl.best_valid:
                 tl.best_valid, tl.best_epoch, bad = float(score), ep, 0
@@ -319,7 +325,14 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
     rb.init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     net = rb.get_model(config["model"])(config, train_data._dataset).to(config["device"])
     trainer = rb.get_trainer(config["MODEL_TYPE"], config["model"])(config, net)
-    tl = train(trainer, train_data, valid_data, int(config["epochs"]), int(config["stopping_step"]),
+    catalogue = list(split.items)
+
+    def valid_ndcg10() -> float:
+        vu, vs, vi = full_scores(net, valid_data, valid_data._dataset)
+        r = ranking_for(split, "valid", vu, to_catalogue_order(vs, vi, catalogue), catalogue, k=10)
+        return ranking_metrics(r, ks=(10,))["ndcg@10"]
+
+    tl = train(trainer, train_data, valid_ndcg10, int(config["epochs"]), int(config["stopping_step"]),
                int(config["eval_step"]), time_budget_s)
     if model == "Pop":
         tl.stopped_by = "no_training"  # counts are exact after one pass
@@ -328,7 +341,6 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
     if seq:
         check_input_sequences(test_data._dataset, split, "test", max_len)
         check_input_sequences(valid_data._dataset, split, "valid", max_len)
-    catalogue = list(split.items)
     users, scores, items = full_scores(net, test_data, test_data._dataset)
     scores, items = to_catalogue_order(scores, items, catalogue), catalogue
     test_rank = ranking_for(split, "test", users, scores, items)
