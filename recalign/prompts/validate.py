@@ -7,8 +7,8 @@
 4. the target is not empty, and a sample example renders to a non-empty input and target;
 5. ids are unique within a file.
 
->>> problems = check_templates(load_templates("retrieval", validate=False), "retrieval")   # doctest: +SKIP
->>> problems
+>>> from recalign.prompts import load_templates
+>>> check_templates(load_templates("retrieval", validate=False), "retrieval")
 []
 """
 from __future__ import annotations
