@@ -34,6 +34,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--candidates", type=int, default=20)
     ap.add_argument("--history", type=int, default=20)
     ap.add_argument("--preset", default="t5-tiny")
+    ap.add_argument("--model-dir", default=None, help="a trained checkpoint (RUN/model) instead of a fresh preset")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     a = ap.parse_args(argv)
     if a.threads:
@@ -43,16 +44,19 @@ def main(argv=None) -> dict:
     from recalign.eval.decode import constrained_beam_search
     from recalign.eval.scoring import exact_rankings, score_titles
     from recalign.eval.trie import TitleTrie
-    from recalign.t5_finetune import build_model, train_tokenizer
+    from recalign.t5_finetune import build_model, load_checkpoint, train_tokenizer
 
     split = leave_one_out(load_dataset("ml-100k"))
     titles = {i: it.title for i, it in split.items.items()}
     users = split.users[:a.users]
     texts = [f"The user watched {', '.join(titles[i] for i in split.history(u, 'test')[-a.history:])}. "
              "What will the user watch next?" for u in split.users]
-    tok = train_tokenizer(texts + list(titles.values()), tempfile.mkdtemp(prefix="bench-tok-"), vocab_size=8000)
-    torch.manual_seed(0)
-    model = build_model(a.preset, tok).eval()
+    if a.model_dir:
+        model, tok = load_checkpoint(a.model_dir)
+    else:
+        tok = train_tokenizer(texts + list(titles.values()), tempfile.mkdtemp(prefix="bench-tok-"), vocab_size=8000)
+        torch.manual_seed(0)
+        model = build_model(a.preset, tok).eval()
     n_params = sum(p.numel() for p in model.parameters())
 
     t0 = time.perf_counter()
@@ -86,7 +90,7 @@ def main(argv=None) -> dict:
 
     out = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
-        "preset": a.preset, "params": n_params, "vocab": len(tok), "titles": len(titles),
+        "model": a.model_dir or f"{a.preset} (random init)", "params": n_params, "vocab": len(tok), "titles": len(titles),
         "trie_nodes": len(trie.children), "max_title_tokens": trie.max_len - 1, "trie_build_s": round(t_trie, 2),
         "beam": a.beam, "batch_size": a.batch_size, "users": len(users),
         "beam_search_users_per_s": round(len(users) / t_beam, 2),
