@@ -55,8 +55,9 @@ COMMON = {"epochs": 100, "stopping_step": 3, "eval_step": 1, "train_batch_size":
 MODEL_DEFAULTS = {
     "SASRec": {"MAX_ITEM_LIST_LENGTH": 20, "n_layers": 2, "n_heads": 2, "hidden_size": 64, "inner_size": 256,
                "hidden_dropout_prob": 0.5, "attn_dropout_prob": 0.5, "loss_type": "CE"},
+    # lr 0.001 barely moved GRU4Rec off popularity in 4 epochs; 0.005 reached valid NDCG@10 0.114
     "GRU4Rec": {"MAX_ITEM_LIST_LENGTH": 20, "embedding_size": 64, "hidden_size": 128, "num_layers": 1,
-                "dropout_prob": 0.3, "loss_type": "CE"},
+                "dropout_prob": 0.3, "loss_type": "CE", "learning_rate": 0.005, "stopping_step": 5},
     "BERT4Rec": {"MAX_ITEM_LIST_LENGTH": 20, "n_layers": 2, "n_heads": 2, "hidden_size": 64, "inner_size": 256,
                  "mask_ratio": 0.2, "loss_type": "CE"},
     "BPR": {"embedding_size": 64, "epochs": 300, "stopping_step": 10},
