@@ -25,9 +25,10 @@ def test_ml100k_titles_unique_and_clean(ml100k_split):
     assert len(titles) == len(set(titles)) == 1682
     by_raw = {it.raw_title: it.title for it in ml100k_split.items.values()}
     assert by_raw["Full Monty, The"] == "The Full Monty"
-    # 246 and 268 are both "Chasing Amy" (1997): same year, so the id decides
-    assert ml100k_split.items["246"].title == "Chasing Amy (1997) [246]"
-    assert ml100k_split.items["268"].title == "Chasing Amy (1997) [268]"
+    # 246 and 268 are both "Chasing Amy" (1997): same year, so id order decides
+    assert ml100k_split.items["246"].title == "Chasing Amy (1997)"
+    assert ml100k_split.items["268"].title == "Chasing Amy (1997) (version 2)"
+    assert not any("[" in t for t in titles)  # never an item id in text
 
 
 def test_title_rules():
@@ -38,7 +39,7 @@ def test_title_rules():
                         "3": ("Ball", {"brand": "Acme"}), "4": ("Ball", {"brand": "Zed"}),
                         "5": ("Cup", {}), "6": ("Cup", {}), "7": ("Solo", {"year": "2000"})})
     assert got == {"2": "Heat (1995)", "1": "Heat (1986)", "3": "Ball (Acme)", "4": "Ball (Zed)",
-                   "5": "Cup [5]", "6": "Cup [6]", "7": "Solo"}
+                   "5": "Cup", "6": "Cup (version 2)", "7": "Solo"}
 
 
 def test_tiny_split_exact(tiny_split):

@@ -3,9 +3,11 @@
 Rule (documented in the README): titles are first cleaned (whitespace collapsed;
 a trailing article moved back to the front, ``"Full Monty, The"`` → ``"The Full Monty"``).
 Items whose cleaned titles collide are disambiguated, in this order, by appending
-``(YEAR)`` if the year tells them apart, then ``(BRAND)``, and finally ``[id]``
-for any that still collide. Items are considered in id order so the result is
-the same on every run.
+``(YEAR)`` if the year tells them apart, then ``(BRAND)``, and finally, for items
+that still collide (true duplicates in the catalogue), the first keeps the title
+and the others get ``(version 2)``, ``(version 3)``, … — never an item id, which
+must not appear in text. Items are considered in id order so the result is the
+same on every run.
 
 >>> disambiguate({"1": ("Hamlet", {"year": "1996"}), "2": ("Hamlet", {"year": "1948"})})
 {'1': 'Hamlet (1996)', '2': 'Hamlet (1948)'}
@@ -53,14 +55,13 @@ def disambiguate(items: dict[str, tuple[str, dict[str, str]]]) -> dict[str, str]
     groups = defaultdict(list)
     for i in sorted(titles, key=_id_key):
         groups[titles[i]].append(i)
+    taken = set(titles.values())
     for title, ids in groups.items():
-        if len(ids) > 1:
-            for i in ids:
-                titles[i] = f"{title} [{i}]"
-    # a suffixed title could in principle collide with an existing one: final guard
-    seen: dict[str, str] = {}
-    for i in sorted(titles, key=_id_key):
-        if titles[i] in seen:
-            titles[i] = f"{titles[i]} [{i}]"
-        seen[titles[i]] = i
+        n = 1
+        for i in ids[1:]:
+            n += 1
+            while f"{title} (version {n})" in taken:
+                n += 1
+            titles[i] = f"{title} (version {n})"
+            taken.add(titles[i])
     return titles
