@@ -64,6 +64,9 @@ class TrainConfig:
     wandb_project: str = _h("wandb project name.", default="recalign")
     time_budget_minutes: Optional[float] = _h("Stop cleanly (save, mark stopped_by_budget) after this "
                                               "many minutes of training.", default=None)
+    schedule_by_time: bool = _h("With time_budget_minutes: warm-up and decay follow the fraction of the "
+                                "budget used (or of max_steps, whichever is further), so the schedule "
+                                "completes whatever the machine's speed.", default=True)
     dataloader_num_workers: int = _h("DataLoader worker processes.", default=0)
 
     def __post_init__(self) -> None:

@@ -34,8 +34,21 @@ log = logging.getLogger(__name__)
 
 
 class RecalignTrainer(Seq2SeqTrainer):
-    """Seq2SeqTrainer with per-task evaluation summarized as one line and an overall
-    ``eval_loss`` (example-weighted mean of the tasks' losses) for best-model selection."""
+    """Seq2SeqTrainer with per-task evaluation summarized as one line, an overall
+    ``eval_loss`` (example-weighted mean of the tasks' losses) for best-model selection,
+    and optionally a learning-rate schedule paced by a time budget (``budget_schedule``)."""
+
+    budget_schedule: tuple | None = None   # (seconds, warmup: ratio float or int steps, kind)
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None and self.budget_schedule:
+            from torch.optim.lr_scheduler import LambdaLR
+
+            self.lr_scheduler = LambdaLR(optimizer or self.optimizer,
+                                         budget_lr_lambda(num_training_steps, *self.budget_schedule))
+            self._created_lr_scheduler = True
+            return self.lr_scheduler
+        return super().create_scheduler(num_training_steps, optimizer)
 
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
@@ -64,6 +77,44 @@ class RecalignTrainer(Seq2SeqTrainer):
                 tqdm.write(f"[eval] step {self.state.global_step}/{self.state.max_steps}: "
                            f"valid loss {overall:.4f} ({total} examples) | {tasks}")
         return metrics
+
+
+def budget_lr_lambda(num_training_steps: int, seconds: float, warmup, kind: str, clock=None):
+    """LR multiplier driven by progress = max(time used / budget, step / max_steps).
+
+    Warm-up is linear over ``warmup`` (a ratio of progress, or an int number of steps),
+    then ``kind`` (cosine | linear | constant_with_warmup) decays over the rest, so a run
+    stopped by its time budget ends with a decayed learning rate on any machine.
+
+    >>> f = budget_lr_lambda(1000, 60.0, 0.1, "cosine", clock=iter([0.0, 30.0, 59.0]).__next__)
+    >>> round(f(0), 3), round(f(1), 3), round(f(2), 3)   # t=0 s, 30 s (of 60), 59 s
+    (0.001, 0.587, 0.001)
+    """
+    import math
+    import time
+
+    clock = clock or time.monotonic
+    start = clock()
+
+    def f(step: int) -> float:
+        now = clock() if step else start
+        p = min(1.0, max((now - start) / seconds, step / max(1, num_training_steps)))
+        if isinstance(warmup, int) and warmup >= 1:
+            if step < warmup:
+                return max(step, 1) / warmup
+            w = 0.0
+        else:
+            w = float(warmup)
+            if p < w:
+                return max(p / w, 1e-3)
+        q = (p - w) / max(1e-9, 1.0 - w)
+        if kind == "linear":
+            return max(0.0, 1.0 - q)
+        if kind == "constant_with_warmup":
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * q))
+
+    return f
 
 
 def _cuda() -> bool:
@@ -160,6 +211,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
     trainer = RecalignTrainer(model=model, args=args, data_collator=Seq2SeqCollator(tokenizer, model),
                               train_dataset=train_ds, eval_dataset=eval_ds or None, processing_class=tokenizer,
                               callbacks=[*cbs, *callbacks])
+    if cfg.time_budget_minutes and cfg.schedule_by_time:
+        warm = cfg.warmup_steps if 0 <= cfg.warmup_steps < 1 else int(cfg.warmup_steps)
+        trainer.budget_schedule = (cfg.time_budget_minutes * 60.0, warm, cfg.lr_scheduler)
     ckpt_dir = run / "checkpoints"
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
     if last:
