@@ -189,6 +189,22 @@ def _rating(model, tok, rows, split, *, batch_size, progress, out_dir: Path, dat
     return {"rating": m}
 
 
+def _training_info(path) -> dict:
+    """What ``recalign_train.json`` says about how training ended (for the comparison table)."""
+    import json
+
+    p = Path(path)
+    info_path = next((q for q in (p / "recalign_train.json", p / "model" / "recalign_train.json") if q.is_file()), None)
+    if info_path is None:
+        return {}
+    info = json.loads(info_path.read_text())
+    budget = bool(info.get("stopped_by_budget"))
+    return {"steps": info.get("global_step"), "wall_time_s": info.get("train_runtime_s"),
+            "stopped_by": "time_budget" if budget else "max_steps", "converged": False,
+            "train_examples": info.get("train_examples"), "num_parameters": info.get("num_parameters"),
+            "best_checkpoint": info.get("best_model_checkpoint")}
+
+
 def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | None = None, *,
              tasks: Sequence[str] = TASKS, templates: Sequence[str] = TEMPLATE_SETS, beam: int = DEFAULT_BEAM,
              length_penalty: float = DEFAULT_LENGTH_PENALTY, max_users: int | None = None, batch_size: int = 16,
@@ -237,6 +253,7 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
     except ImportError:  # pragma: no cover
         pass
     result["dataset"] = split_stats(sp)
+    result["training"] = _training_info(model_dir or run_dir)
     trie = None
     if "retrieval" in tasks:
         titles = {i: it.title for i, it in sp.items.items()}

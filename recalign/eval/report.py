@@ -108,7 +108,28 @@ def training_status(r: dict) -> str:
         return by.replace("_", " ")
     if t.get("converged"):
         return f"converged (best epoch {t.get('best_epoch')}, {ep} run)"
+    if t.get("steps") is not None:
+        return f"NOT CONVERGED: stopped by {by or 'budget'} after {t['steps']} steps"
     return f"NOT CONVERGED: cut short by {by or 'budget'} after {ep} epoch(s)"
+
+
+TASK_KEYS = ("retrieval", "ranking", "rating")
+
+
+def expand_unseen(results: list[dict]) -> list[dict]:
+    """A seq2seq result evaluated on unseen templates gets a second row,
+    ``<model> (unseen templates)``, so seen and unseen wording are reported separately."""
+    out = []
+    for r in results:
+        out.append(r)
+        if any(f"{k}_unseen" in r for k in TASK_KEYS):
+            u = {k: v for k, v in r.items() if not k.startswith(TASK_KEYS)}
+            for k in TASK_KEYS:
+                if f"{k}_unseen" in r:
+                    u[k] = r[f"{k}_unseen"]
+            u["model"] = f"{r['model']} (unseen templates)"
+            out.append(u)
+    return out
 
 
 def _fmt(v) -> str:
@@ -122,6 +143,7 @@ def _fmt(v) -> str:
 def build_table(results: list[dict]) -> tuple[list[str], list[list]]:
     """Header and rows (raw values) of the comparison, best NDCG@10 first; only columns
     that at least one model has."""
+    results = expand_unseen(results)
     cols = [c for c in COLUMNS if any((r.get(c[1]) or {}).get(c[2]) is not None for r in results)]
     header = ["model", "kind"] + [c[0] for c in cols] + ["train time (s)", "status"]
     rows = []
