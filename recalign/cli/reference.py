@@ -22,11 +22,13 @@ def _walk(cmd: click.Command, path: list[str]):
 
 def cli_reference() -> str:
     """Markdown: one fenced ``--help`` block per command, in a stable order."""
-    from . import main
+    from . import CONTEXT, main
 
     parts = []
     for path, cmd in _walk(main, ["recalign"]):
-        with click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100) as ctx:
+        # the same help option names as at run time: click caches a command's help option
+        with click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100,
+                           help_option_names=CONTEXT["help_option_names"]) as ctx:
             text = cmd.get_help(ctx)
         parts.append(f"#### `{' '.join(path)}`\n\n```text\n{text.rstrip()}\n```\n")
     return "\n".join(parts)
