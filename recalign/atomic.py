@@ -30,14 +30,7 @@ def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
     try:
         yield tmp
         if directory:
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                path.rename(old)
-                tmp.rename(path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(path)
+            replace_dir(tmp, path)
         else:
             os.replace(tmp, path)
     except BaseException:
@@ -46,6 +39,28 @@ def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def replace_dir(tmp: str | Path, path: str | Path) -> Path:
+    """Move the finished directory ``tmp`` to ``path``, replacing what was there
+    (the old one is renamed aside first, so ``path`` is never half-written)."""
+    tmp, path = Path(tmp), Path(path)
+    old = path.with_name(f".{path.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def write_jsonl(path: str | Path, records) -> Path:
+    """One JSON object a line, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for rec in records:
+                f.write(json.dumps(rec) + "\n")
+    return Path(path)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import numpy as np
 
 from ..errors import RecalignError
 from .dataset import Dataset, Item

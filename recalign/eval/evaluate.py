@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..atomic import atomic_path
+from ..atomic import write_jsonl
 from ..errors import RecalignError, nearest
 from .decode import DEFAULT_BEAM, DEFAULT_LENGTH_PENALTY, constrained_beam_search
 from .trie import TitleTrie
@@ -74,10 +74,7 @@ def _one_per_user(ds, users: set[str] | None) -> tuple[list[dict], int]:
 
 
 def _write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for rec in records:
-                f.write(json.dumps(rec) + "\n")
+    write_jsonl(path, records)
 
 
 def _masking_set(split, user: str, which: str, row: dict) -> list[str]:
@@ -191,8 +188,6 @@ def _rating(model, tok, rows, split, *, batch_size, progress, out_dir: Path, dat
 
 def _training_info(path) -> dict:
     """What ``recalign_train.json`` says about how training ended (for the comparison table)."""
-    import json
-
     p = Path(path)
     info_path = next((q for q in (p / "recalign_train.json", p / "model" / "recalign_train.json") if q.is_file()), None)
     if info_path is None:

@@ -32,7 +32,6 @@ on descending score. Deterministic, and the same for every model.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import write_jsonl
 from ..errors import RecalignError
 
 DEFAULT_KS = (5, 10, 20)
@@ -190,11 +189,5 @@ def split_fingerprint(split_or_dir) -> str:
 
 def write_ranking_jsonl(path: str | Path, r: Ranking, k: int | None = None) -> Path:
     """Per-user top-K lines ``{"user", "target", "rank", "ranked"}``, written atomically."""
-    ranks = target_ranks(r)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for u, lst, t, rk in zip(r.users, r.ranked, r.targets, ranks):
-                f.write(json.dumps({"user": u, "target": t, "rank": rk,
-                                    "ranked": lst[:k] if k else lst}) + "\n")
-    return path
+    return write_jsonl(path, ({"user": u, "target": t, "rank": rk, "ranked": lst[:k] if k else lst}
+                              for u, lst, t, rk in zip(r.users, r.ranked, r.targets, target_ranks(r))))

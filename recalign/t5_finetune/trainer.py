@@ -20,7 +20,7 @@ from pathlib import Path
 
 from transformers import Seq2SeqTrainer
 
-from ..atomic import write_json
+from ..atomic import replace_dir, write_json
 from ..config import save_config
 from .callbacks import JsonlLogger, TimeBudget, WandbConfig
 from .collator import Seq2SeqCollator
@@ -242,12 +242,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
             "train_runtime_s": result.metrics.get("train_runtime"), "train_loss": result.metrics.get("train_loss"),
             "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         })
-        old = run / ".model.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, out)
     if "wandb" in cfg.report_to:
         import wandb
 
