@@ -53,3 +53,15 @@ def test_compare_cli(tmp_path):
     assert "| Pop | baseline |" in res.output and (tmp_path / "o" / "report.md").is_file()
     res = CliRunner().invoke(main, ["compare", str(tmp_path / "empty")])
     assert res.exit_code != 0 and "not found" in res.output
+
+
+def test_compare_wandb_offline_run_is_complete_on_return(tmp_path, monkeypatch):
+    """`compare --wandb` logs the table; the offline run file is fully written when compare returns."""
+    for k in ("WANDB_API_KEY", "WANDB_DIR", "WANDB_PROJECT"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    write_result(tmp_path / "r", "Pop", _result(ndcg=0.0321))
+    compare([tmp_path / "r"], wandb=True)
+    (log,) = (tmp_path / "r").rglob("offline-run-*/run-*.wandb")
+    raw = log.read_bytes()
+    assert len(raw) > 7 and b"comparison" in raw and b"compare" in raw, raw[:80]

@@ -143,7 +143,7 @@ def test_cli_with_shipped_config_writes_offline_wandb_run(tmp_path, monkeypatch)
     raw = log.read_bytes()
     for key in (b"time_budget_minutes", b"t5-tiny", b"learning_rate", b"eval/retrieval_loss", b"eval/loss",
                 b"train/loss"):
-        assert key in raw, key
+        assert key in raw, (key, len(raw))
 
 
 def test_hub_name_offline_is_a_clear_error(monkeypatch):

@@ -243,4 +243,6 @@ def _log_wandb(header, rows, out: Path) -> None:
         run.log({"comparison": wandb.Table(columns=header, data=[list(r) for r in rows],
                                               allow_mixed_types=True)})
     finally:
-        run.finish()
+        from ..wandb_flush import finish_wandb
+
+        finish_wandb(run)

@@ -244,8 +244,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
         })
         replace_dir(tmp, out)
     if "wandb" in cfg.report_to:
-        import wandb
+        from ..wandb_flush import finish_wandb
 
-        if wandb.run is not None:
-            wandb.finish()
+        finish_wandb()                       # the offline run is complete on disk when we return
     return out
