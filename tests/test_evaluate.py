@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from test_decode_helpers import tiny_seq2seq, train_steps
@@ -90,6 +91,12 @@ def test_evaluate_writes_metrics_and_predictions(run_and_model):
     rt = _lines(d / "predictions_rating_test.jsonl")
     assert m["rating"]["n"] + m["rating"]["unparsable"] == 3 == len(rt)
     assert m["rating"]["n"] == sum(r["parsed"] is not None for r in rt)
+    assert m["rating"]["scored_values"] == sorted({float(x) for u in split.users for x in split.train_ratings(u)})
+    true = np.array([r["true"] for r in rt])
+    assert m["rating"]["rmse_expected"] == pytest.approx(float(np.sqrt(np.mean((np.array([r["expected"] for r in rt])
+                                                                                  - true) ** 2))))
+    assert m["rating"]["mae_argmax"] == pytest.approx(float(np.mean(np.abs(np.array([r["argmax"] for r in rt]) - true))))
+    assert all(r["argmax"] in m["rating"]["scored_values"] and sum(r["probs"]) == pytest.approx(1, abs=1e-3) for r in rt)
 
 
 def test_evaluate_valid_subset_of_tasks_and_users(run_and_model):

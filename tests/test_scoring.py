@@ -72,3 +72,23 @@ def test_generate_answers_keeps_order(model_tok):
     xs = ["what stars", "user liked hamlet rated", "heat"]
     one = [generate_answers(model, tok, [x], max_new_tokens=4)[0] for x in xs]
     assert generate_answers(model, tok, xs, batch_size=2, max_new_tokens=4) == one
+
+
+def test_scored_ratings_is_the_expectation_over_scale_values(model_tok):
+    from recalign.eval.rating import scored_ratings
+
+    model, tok = model_tok
+    inputs = ["user liked hamlet rated 4 stars", "user watched heat"]
+    values = [1.0, 2.0, 3.0, 4.0, 5.0]
+    exp, top, probs = scored_ratings(model, tok, inputs, values, batch_size=1)
+    for x, e, t, p in zip(inputs, exp, top, probs):
+        ll = []
+        for v in values:                                           # manual: log p("4" + EOS | x)
+            lab = tok(text_target=f"{v:g}", return_tensors="pt")["input_ids"]
+            with torch.no_grad():
+                ll.append(-model(**tok(x, return_tensors="pt"), labels=lab).loss.item() * lab.shape[1])
+        q = np.exp(np.array(ll) - max(ll))
+        q /= q.sum()
+        assert p == pytest.approx(q.tolist(), abs=1e-4) and sum(p) == pytest.approx(1, abs=1e-4)
+        assert e == pytest.approx(float(q @ np.array(values)), abs=1e-3) and 1 <= e <= 5
+        assert t == values[int(np.argmax(q))]

@@ -37,3 +37,27 @@ def test_budget_run_ends_with_decayed_lr(tmp_path):
     peak = 3e-3
     assert max(lrs) > 0.5 * peak          # warmed up fully
     assert lrs[-1] < 0.1 * peak           # and decayed by the end of the budget
+
+
+def test_budget_progress_bar_counts_budget_seconds_not_steps():
+    """Under a time budget the bar's total is the budget (s), capped, with the step beside it."""
+    from transformers import TrainerControl, TrainerState
+
+    from recalign.t5_finetune.callbacks import BudgetProgress
+
+    clock = iter([100.0, 130.5, 131.0, 500.0])
+    p = BudgetProgress(120, clock=clock.__next__)
+    st = TrainerState(max_steps=100000)
+    p.on_train_begin(None, st, TrainerControl())
+    assert p.training_bar.total == 120
+    st.global_step = 7
+    p.on_step_end(None, st, TrainerControl())
+    assert p.training_bar.n == 30 and "step 7" in str(p.training_bar)
+    st.global_step = 8
+    p.on_step_end(None, st, TrainerControl())
+    assert p.training_bar.n == 31
+    st.global_step = 9
+    p.on_step_end(None, st, TrainerControl())
+    assert p.training_bar.n == 120                    # never past the budget
+    p.on_train_end(None, st, TrainerControl())
+    assert p.training_bar is None

@@ -38,7 +38,7 @@ def _csv(allowed: tuple[str, ...]):
 def evaluate_cmd(run_dir, split, model_dir, tasks, templates, beam, length_penalty, max_users, batch_size, exact,
                  name, no_progress) -> None:
     """Evaluate a fine-tuned model: retrieval (constrained beam search, full catalogue, history
-    masked), ranking (candidate likelihoods), rating (parsed answers); writes
+    masked), ranking (candidate likelihoods), rating (parsed answers and E[r] over scored values); writes
     RUN/results/NAME/metrics.json and per-user predictions_<task>_<split>.jsonl."""
     from ..eval.evaluate import evaluate
 

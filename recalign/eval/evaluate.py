@@ -16,7 +16,8 @@ and the model (``RUN/model`` or ``model_dir``), and writes
   HR@5, NDCG@5 by the raw sum of log-probs (``hr@1`` …) and by the per-token mean
   (``hr@1_lennorm`` …), through ``candidate_metrics``.
 - **rating**: greedy answer, parsed (``rating.parse_rating``), RMSE/MAE through
-  ``rating_metrics``, unparsable answers counted.
+  ``rating_metrics``, unparsable answers counted; on a discrete scale every value is
+  also scored (``rating.scored_ratings``): ``rmse_expected`` (E[r]) and ``rmse_argmax``.
 
 One example per user and split is evaluated (the first row of that user; extra rows
 are counted in ``notes``).
@@ -163,7 +164,8 @@ def _rating(model, tok, rows, split, *, batch_size, progress, out_dir: Path, dat
             notes: list[str]) -> dict:
     import numpy as np
 
-    from .rating import generate_answers, rating_report
+    from .metrics import rating_metrics
+    from .rating import generate_answers, rating_report, scored_ratings
 
     rows = [r for r in rows if r.get("rating") is not None and not math.isnan(float(r["rating"]))]
     if not rows:
@@ -180,9 +182,18 @@ def _rating(model, tok, rows, split, *, batch_size, progress, out_dir: Path, dat
     true = [float(r["rating"]) for r in rows]
     m, parsed = rating_report(answers, true, scale=scale, fallback=fallback)
     m.update(wall_s=round(wall, 2))
+    values = sorted(set(train.tolist())) if 0 < len(set(train.tolist())) <= 20 else None
+    exp = top = probs = [None] * len(rows)
+    if values:       # a discrete scale: also score every value (no parsing, every user answered)
+        exp, top, probs = scored_ratings(model, tok, [r["input"] for r in rows], values,
+                                         batch_size=max(batch_size, 32), progress=progress)
+        me, mt = rating_metrics(exp, true), rating_metrics(top, true)
+        m.update(rmse_expected=me["rmse"], mae_expected=me["mae"], rmse_argmax=mt["rmse"], mae_argmax=mt["mae"],
+                 scored_values=values)
     _write_jsonl(out_dir / f"predictions_rating_{data_split}.jsonl",
-                 [{"user": str(r["user"]), "item": str(r["target_item"]), "true": t, "answer": a, "parsed": p}
-                  for r, t, a, p in zip(rows, true, answers, parsed)])
+                 [{"user": str(r["user"]), "item": str(r["target_item"]), "true": t, "answer": a, "parsed": p,
+                   "expected": e, "argmax": b, "probs": q}
+                  for r, t, a, p, e, b, q in zip(rows, true, answers, parsed, exp, top, probs)])
     return {"rating": m}
 
 
@@ -298,7 +309,7 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
     result["decoding"] = {"beam": beam, "length_penalty": length_penalty, "batch_size": batch_size,
                           "constraint": "prefix trie over tokenized titles (+EOS), per-user exclusion",
                           "max_new_tokens": trie.max_len if trie else None, "exact": exact,
-                          "rating": "greedy, max 8 new tokens", "device": str(device), "wall_s": timings}
+                          "rating": "greedy, max 8 new tokens; *_expected/*_argmax: every scale value scored", "device": str(device), "wall_s": timings}
     result["notes"] = notes
     write_result(run_dir, name, result)
     return json.loads((out_dir / "metrics.json").read_text())

@@ -9,6 +9,12 @@ are counted and left out of RMSE/MAE, and a second pair of figures
 (``rmse_fallback``/``mae_fallback``) scores them as the train mean rating, so a
 model cannot look good by refusing to answer.
 
+A second predictor needs no parsing (``scored_ratings``): score each rating value of the
+scale as the target text (``"1"`` … ``"5"``, as the rating templates write them) by its
+log-likelihood, normalize over the scale, and predict the expected value (``E[r]``) and
+the most likely value (``argmax``). Every user gets a prediction, whatever the model would
+have generated.
+
 >>> [parse_rating(t) for t in ["4", " 4.0 stars", "four", "", "n/a", "3,5", "-1"]]
 [4.0, 4.0, 4.0, None, None, 3.5, -1.0]
 """
@@ -62,6 +68,35 @@ def generate_answers(model, tokenizer, inputs: Sequence[str], *, batch_size: int
         bar.update(len(chunk))
     bar.close()
     return out
+
+
+@torch.inference_mode()
+def scored_ratings(model, tokenizer, inputs: Sequence[str], values: Sequence[float], *, batch_size: int = 32,
+                   max_input_length: int = 512, progress: bool = False) -> tuple[list[float], list[float], list[list[float]]]:
+    """Per input: (expected rating, most likely rating, probabilities over ``values``).
+
+    ``values`` are the rating scale's values, scored as target text ``fmt_rating(v)``.
+    """
+    import numpy as np
+
+    from ..generators.sampling import fmt_rating
+    from .scoring import score_token_ids
+
+    values = [float(v) for v in values]
+    texts = [fmt_rating(v) for v in values]
+    eos = tokenizer.eos_token_id
+    ids = [[i for i in x if i != eos] for x in tokenizer(text_target=texts, add_special_tokens=True)["input_ids"]]
+    sc = score_token_ids(model, tokenizer, inputs, [ids] * len(inputs), user_batch_size=batch_size,
+                         max_input_length=max_input_length, progress=progress, desc="rating (scored)")
+    v = np.asarray(values)
+    exp, top, probs = [], [], []
+    for s in sc:
+        p = np.exp(s.logp - s.logp.max())
+        p /= p.sum()
+        exp.append(float(p @ v))
+        top.append(float(v[int(np.argmax(p))]))
+        probs.append([round(float(x), 5) for x in p])
+    return exp, top, probs
 
 
 def rating_report(answers: Sequence[str], true: Sequence[float], *, scale: tuple[float, float],

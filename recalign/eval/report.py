@@ -11,7 +11,7 @@ metrics.json (keys other than ``model``/``kind``/``retrieval`` are optional)::
      "dataset": {...split_stats...}, "protocol": {...},
      "retrieval": {"recall@10": 0.1, "ndcg@10": 0.05, ..., "users": 943},
      "ranking": {"hr@1": .., "hr@5": .., "ndcg@5": .., "candidates": 20},
-     "rating": {"rmse": .., "mae": .., "n": ..},
+     "rating": {"rmse": .., "mae": .., "n": .., "rmse_expected": ..},
      "training": {"epochs": 12, "best_epoch": 7, "converged": true,
                   "stopped_by": "early_stopping", "wall_time_s": 310.0},
      "notes": []}
@@ -38,6 +38,7 @@ COLUMNS = [  # (header, section, key)
     ("MRR@10", "retrieval", "mrr@10"), ("users", "retrieval", "users"),
     ("cand HR@1", "ranking", "hr@1"), ("cand HR@5", "ranking", "hr@5"), ("cand NDCG@5", "ranking", "ndcg@5"),
     ("RMSE", "rating", "rmse"), ("MAE", "rating", "mae"),
+    ("RMSE E[r]", "rating", "rmse_expected"),   # seq2seq: expectation over the scored scale values
 ]
 
 

@@ -1,4 +1,4 @@
-"""Trainer callbacks: JSON-lines log, time budget, config to wandb, and a test hook."""
+"""Trainer callbacks: JSON-lines log, time budget (and its progress bar), config to wandb, a test hook."""
 from __future__ import annotations
 
 import json
@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 
 
 class JsonlLogger(TrainerCallback):
@@ -34,6 +35,39 @@ class JsonlLogger(TrainerCallback):
     def on_train_end(self, args, state, control, **kw):
         self._write(state, {"event": "train_end", "best_metric": state.best_metric,
                             "best_model_checkpoint": state.best_model_checkpoint})
+
+
+class BudgetProgress(ProgressCallback):
+    """The training bar in *seconds of the time budget*, with the step count beside it.
+
+    Under a budget ``max_steps`` is only a ceiling, so the default bar ("4% 3804/100000,
+    5:49:51 left") misleads; this one ends when the budget does. Evaluation bars and the
+    log lines are the Trainer's own.
+    """
+
+    def __init__(self, seconds: float, clock=time.monotonic) -> None:
+        super().__init__()
+        self.seconds = float(seconds)
+        self.clock = clock
+        self.start = 0.0
+        self.shown = 0
+
+    def on_train_begin(self, args, state, control, **kw):
+        from tqdm.auto import tqdm
+
+        self.start, self.shown = self.clock(), 0
+        if state.is_world_process_zero:
+            self.training_bar = tqdm(total=int(round(self.seconds)), unit="s", desc="train (time budget)",
+                                     dynamic_ncols=True,
+                                     bar_format="{desc}: {percentage:3.0f}%|{bar}| {n}/{total} s {postfix}")
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.is_world_process_zero and self.training_bar is not None:
+            now = int(min(self.seconds, self.clock() - self.start))
+            if now > self.shown:
+                self.training_bar.update(now - self.shown)
+                self.shown = now
+            self.training_bar.set_postfix_str(f"step {state.global_step}", refresh=False)
 
 
 class TimeBudget(TrainerCallback):

@@ -22,7 +22,7 @@ from transformers import Seq2SeqTrainer
 
 from ..atomic import replace_dir, write_json
 from ..config import save_config
-from .callbacks import JsonlLogger, TimeBudget, WandbConfig
+from .callbacks import BudgetProgress, JsonlLogger, TimeBudget, WandbConfig
 from .collator import Seq2SeqCollator
 from .config import TrainConfig
 from .data import load_eval_sets, load_mixture, tokenize, tokenizer_texts
@@ -211,6 +211,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
     trainer = RecalignTrainer(model=model, args=args, data_collator=Seq2SeqCollator(tokenizer, model),
                               train_dataset=train_ds, eval_dataset=eval_ds or None, processing_class=tokenizer,
                               callbacks=[*cbs, *callbacks])
+    if cfg.time_budget_minutes and not args.disable_tqdm:
+        from transformers.trainer_callback import ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)          # a step bar to max_steps would mislead
+        trainer.add_callback(BudgetProgress(cfg.time_budget_minutes * 60.0))
     if cfg.time_budget_minutes and cfg.schedule_by_time:
         warm = cfg.warmup_steps if 0 <= cfg.warmup_steps < 1 else int(cfg.warmup_steps)
         trainer.budget_schedule = (cfg.time_budget_minutes * 60.0, warm, cfg.lr_scheduler)
