@@ -125,5 +125,6 @@ def test_cli_evaluate_loads_the_checkpoint(run_and_model):
     assert "retrieval" in res.output and "wrote" in res.output
     m = json.loads((run / "results" / "cli" / "metrics.json").read_text())
     assert m["retrieval"]["users"] == 3 and m["decoding"]["beam"] == 4 and "rating" in m
+    assert f"E[r] rmse {m['rating']['rmse_expected']:.4f}" in res.output
     bad = CliRunner().invoke(main, ["evaluate", "--run", str(run), "--tasks", "retrival"])
     assert bad.exit_code != 0 and "retrieval" in bad.output

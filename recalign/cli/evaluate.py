@@ -60,8 +60,10 @@ def evaluate_cmd(run_dir, split, model_dir, tasks, templates, beam, length_penal
         if sec in m:
             r = m[sec]
             fmt = (lambda v: "n/a" if v is None else f"{v:.4f}")
+            scored = (f"; E[r] rmse {fmt(r['rmse_expected'])}  mae {fmt(r['mae_expected'])}"
+                      if "rmse_expected" in r else "")
             click.echo(f"{sec:18s} rmse {fmt(r['rmse'])}  mae {fmt(r['mae'])}  (n {r['n']}, "
-                       f"unparsable {r['unparsable']})")
+                       f"unparsable {r['unparsable']}){scored}")
     for n in m.get("notes", []):
         click.echo(f"note: {n}")
     click.echo(f"wrote {run_dir}/results/{name}/metrics.json")
