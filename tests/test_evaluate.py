@@ -21,13 +21,13 @@ def _make_run(tmp_path, split):
         for tset in ("", "_unseen"):
             word = "watched" if not tset else "liked"
             rows = {"retrieval": [], "ranking": [], "rating": []}
-            for u in split.users:
+            for n, u in enumerate(split.users):
                 h, t = list(split.history(u, which)), split.target(u, which)
                 htxt = " then ".join(title[i] for i in h)
                 base = dict(user=u, target_item=t, history=h, rating=split.target_rating(u, which),
                             _template_split="unseen" if tset else "seen")
                 rows["retrieval"].append(dict(base, input=f"user {word} {htxt} next movie", target=title[t],
-                                              _task="retrieval", _template_id="r1", candidates=[]))
+                                              _task="retrieval", _template_id=f"r{n % 2}", candidates=[]))
                 cands = [c for c in split.items if c not in h and c != t][:3] + [t]
                 rows["ranking"].append(dict(base, input=f"user {word} {htxt} which of "
                                             + " ; ".join(title[c] for c in cands), target=title[t],
@@ -78,6 +78,11 @@ def test_evaluate_writes_metrics_and_predictions(run_and_model):
         assert sorted(p["ranked"]) == sorted(set(split.items) - hist)   # beam 20 > catalogue: all the rest
         assert p["scores"] == sorted(p["scores"], reverse=True)
     ranks = [p["rank"] for p in preds]
+    bt = m["retrieval"]["by_template"]                  # users 0 and 2 → r0, user 1 → r1
+    assert {k: v["users"] for k, v in bt.items()} == {"r0": 2, "r1": 1}
+    for tid, idx in (("r0", [0, 2]), ("r1", [1])):
+        assert bt[tid]["recall@10"] == pytest.approx(sum(ranks[i] is not None and ranks[i] <= 10 for i in idx)
+                                                     / len(idx))
     assert m["retrieval"]["recall@5"] == pytest.approx(sum(r is not None and r <= 5 for r in ranks) / 3)
     assert m["retrieval_exact"]["top1_agrees_with_beam"] == 1.0
     assert m["retrieval_exact"]["recall@5"] == m["retrieval"]["recall@5"]
@@ -87,6 +92,8 @@ def test_evaluate_writes_metrics_and_predictions(run_and_model):
     assert m["ranking"]["hr@1"] == pytest.approx(sum(r["ranked_raw"][0] == r["target"] for r in rk) / 3)
     assert m["ranking"]["hr@1_lennorm"] == pytest.approx(sum(r["ranked_lennorm"][0] == r["target"] for r in rk) / 3)
     assert m["ranking"]["hr@5"] == 1.0                             # 4 candidates: always in the top 5
+    assert m["ranking"]["by_template"] == {"k1": {"hr@1": m["ranking"]["hr@1"], "ndcg@5": m["ranking"]["ndcg@5"],
+                                                  "users": 3}}
 
     rt = _lines(d / "predictions_rating_test.jsonl")
     assert m["rating"]["n"] + m["rating"]["unparsable"] == 3 == len(rt)
@@ -96,6 +103,7 @@ def test_evaluate_writes_metrics_and_predictions(run_and_model):
     assert m["rating"]["rmse_expected"] == pytest.approx(float(np.sqrt(np.mean((np.array([r["expected"] for r in rt])
                                                                                   - true) ** 2))))
     assert m["rating"]["mae_argmax"] == pytest.approx(float(np.mean(np.abs(np.array([r["argmax"] for r in rt]) - true))))
+    assert m["rating"]["by_template"]["t1"]["rmse_expected"] == pytest.approx(m["rating"]["rmse_expected"])
     assert all(r["argmax"] in m["rating"]["scored_values"] and sum(r["probs"]) == pytest.approx(1, abs=1e-3) for r in rt)
 
 

@@ -45,7 +45,7 @@ class BiasModel:
     def predict(self, user: str, item: str) -> float:
         bu = self.bu[self.uix[user]] if user in self.uix else 0.0
         bi = self.bi[self.iix[item]] if item in self.iix else 0.0
-        return self.mu + bu + bi
+        return float(self.mu + bu + bi)
 
     def item_scores(self, items: list[str]) -> np.ndarray:
         return np.array([self.bi[self.iix[i]] if i in self.iix else -np.inf for i in items])

@@ -64,6 +64,10 @@ def evaluate_cmd(run_dir, split, model_dir, tasks, templates, beam, length_penal
                       if "rmse_expected" in r else "")
             click.echo(f"{sec:18s} rmse {fmt(r['rmse'])}  mae {fmt(r['mae'])}  (n {r['n']}, "
                        f"unparsable {r['unparsable']}){scored}")
+    from ..eval.report import template_lines
+
+    for line in template_lines([{**m, "model": "by template"}]):
+        click.echo(line[2:])
     for n in m.get("notes", []):
         click.echo(f"note: {n}")
     click.echo(f"wrote {run_dir}/results/{name}/metrics.json")

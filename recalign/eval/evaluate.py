@@ -20,7 +20,9 @@ and the model (``RUN/model`` or ``model_dir``), and writes
   also scored (``rating.scored_ratings``): ``rmse_expected`` (E[r]) and ``rmse_argmax``.
 
 One example per user and split is evaluated (the first row of that user; extra rows
-are counted in ``notes``).
+are counted in ``notes``). Each task section also holds ``by_template``: the headline
+numbers per template id (retrieval Recall/NDCG@10, ranking HR@1/NDCG@5, rating RMSE of
+E[r] and unparsable answers), so a wording the model cannot handle shows up by name.
 """
 from __future__ import annotations
 
@@ -78,6 +80,19 @@ def _write_jsonl(path: Path, records: Iterable[dict]) -> None:
     write_jsonl(path, records)
 
 
+def _by_template(rows, metric, keys) -> dict[str, dict]:
+    """``metric(indices) -> dict`` per template id of ``rows`` (``_template_id``), keeping ``keys`` and
+    ``users``: which wording the model copes with (one template may fail where others work)."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(str(r.get("_template_id") or "?"), []).append(i)
+    out = {}
+    for tid, idx in sorted(groups.items()):
+        m = metric(idx)
+        out[tid] = {**{k: m[k] for k in keys if k in m}, "users": len(idx)}
+    return out
+
+
 def _masking_set(split, user: str, which: str, row: dict) -> list[str]:
     return list(dict.fromkeys([*split.history(user, which), *map(str, row.get("history") or [])]))
 
@@ -105,6 +120,11 @@ def _retrieval(model, tok, rows, split, which, trie, *, beam, length_penalty, ba
     m = ranking_metrics(Ranking(users, ranked, targets), ks=[k for k in KS if k <= beam] or [beam])
     m.update(beam=beam, length_penalty=length_penalty, ranked_mean=sum(map(len, ranked)) / max(1, len(ranked)),
              targets_in_history=in_hist, wall_s=round(wall, 2), users_per_s=round(len(rows) / wall, 3) if wall else None)
+    ks = [k for k in KS if k <= beam] or [beam]
+    k = 10 if 10 in ks else ks[-1]
+    m["by_template"] = _by_template(rows, lambda ix: ranking_metrics(
+        Ranking([users[i] for i in ix], [ranked[i] for i in ix], [targets[i] for i in ix]), ks=[k]),
+        [f"recall@{k}", f"ndcg@{k}"])
     out = {"retrieval": m}
     recs = [{"user": u, "target": t, "rank": (rk.index(t) + 1 if t in rk else None), "ranked": rk,
              "scores": [round(s, 5) for _, s in x], "masked": len(mk)}
@@ -150,6 +170,9 @@ def _ranking(model, tok, rows, split, *, batch_size, progress, out_dir: Path, da
     m_norm = candidate_metrics(Ranking(users, norm, targets), n_c, ks=(1, 5))
     m = {k: m_raw[k] for k in ("hr@1", "hr@5", "ndcg@5")}
     m.update({f"{k}_lennorm": m_norm[k] for k in ("hr@1", "hr@5", "ndcg@5")})
+    m["by_template"] = _by_template(rows, lambda ix: candidate_metrics(
+        Ranking([users[i] for i in ix], [raw[i] for i in ix], [targets[i] for i in ix]), n_c, ks=(1, 5)),
+        ["hr@1", "ndcg@5"])
     m.update(candidates=n_c, users=m_raw["users"],
              scores="hr@K/ndcg@5: sum of token log-probs (raw); *_lennorm: mean log-prob per token",
              wall_s=round(wall, 2), users_per_s=round(len(rows) / wall, 3) if wall else None)
@@ -190,6 +213,9 @@ def _rating(model, tok, rows, split, *, batch_size, progress, out_dir: Path, dat
         me, mt = rating_metrics(exp, true), rating_metrics(top, true)
         m.update(rmse_expected=me["rmse"], mae_expected=me["mae"], rmse_argmax=mt["rmse"], mae_argmax=mt["mae"],
                  scored_values=values)
+        m["by_template"] = _by_template(rows, lambda ix: {
+            "rmse_expected": rating_metrics([exp[i] for i in ix], [true[i] for i in ix])["rmse"],
+            "unparsable": sum(parsed[i] is None for i in ix)}, ["rmse_expected", "unparsable"])
     _write_jsonl(out_dir / f"predictions_rating_{data_split}.jsonl",
                  [{"user": str(r["user"]), "item": str(r["target_item"]), "true": t, "answer": a, "parsed": p,
                    "expected": e, "argmax": b, "probs": q}

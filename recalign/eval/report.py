@@ -133,6 +133,21 @@ def expand_unseen(results: list[dict]) -> list[dict]:
     return out
 
 
+def template_lines(results: list[dict]) -> list[str]:
+    """One line per model and task section that has ``by_template``: each template's numbers.
+
+    >>> template_lines([{"model": "t5", "retrieval": {"by_template": {"a": {"recall@10": 0.1, "users": 5}}}}])
+    ['- t5 retrieval: a recall@10 0.1000 (5)']
+    """
+    out = []
+    for r in results:
+        for sec in sorted(k for k, v in r.items() if isinstance(v, dict) and "by_template" in v):
+            parts = ["{} {} ({})".format(tid, " ".join(f"{k} {_fmt(v)}" for k, v in m.items() if k != "users"),
+                                         m.get("users")) for tid, m in r[sec]["by_template"].items()]
+            out.append(f"- {r['model']} {sec}: " + "; ".join(parts))
+    return out
+
+
 def _fmt(v) -> str:
     if v is None:
         return "–"
@@ -218,6 +233,9 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False) ->
     notes = [f"- {r['model']}: {n}" for r in results for n in r.get("notes", [])]
     if notes:
         md += "\nNotes:\n" + "\n".join(notes) + "\n"
+    per_template = template_lines(results)
+    if per_template:
+        md += "\nPer template (users in brackets):\n" + "\n".join(per_template) + "\n"
     out = Path(out_dir) if out_dir else run_dirs[0]
     out.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
