@@ -44,6 +44,29 @@ def test_train_writes_run_directory(trained):
     assert from_dict(TrainConfig, read_yaml(run / "train_config.yaml")) == tiny_config()
 
 
+def test_fine_tune_a_local_checkpoint_directory(trained, tmp_path):
+    """A checkpoint directory goes through the pretrained path (as google/flan-t5-base would):
+    its own tokenizer and weights are loaded, not a fresh preset, and training continues from them."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    from recalign.t5_finetune import train
+
+    run0, out0 = trained
+    run = make_run(tmp_path / "run2")
+    out = train(tiny_config(model=str(out0), max_steps=2, eval_steps=2, save_steps=2), run)
+    info = json.loads((out / "recalign_train.json").read_text())
+    assert info["preset"] is False and info["model"] == str(out0) and info["global_step"] == 2
+    assert not (run / "tokenizer").exists()                      # no tokenizer trained: the checkpoint's
+    assert (out / "tokenizer.json").read_bytes() == (out0 / "tokenizer.json").read_bytes()
+    first = next(e["loss"] for e in _events(run) if "loss" in e)
+    scratch = next(e["loss"] for e in _events(run0) if "loss" in e)
+    assert first < scratch - 1.0                                 # starts from the trained weights
+    a = AutoModelForSeq2SeqLM.from_pretrained(out0).shared.weight
+    b = AutoModelForSeq2SeqLM.from_pretrained(out).shared.weight
+    assert a.shape == b.shape and not torch.equal(a, b)          # and trained them further
+
+
 def test_per_task_eval_and_loss_goes_down(trained):
     run, _ = trained
     ev = _events(run)
