@@ -7,6 +7,9 @@ STAMP := $(VENV)/.recalign-installed
 CONFIG ?= configs/ml100k-cpu.yaml
 RUN_DIR ?= runs/ml100k-cpu
 PYTEST_ARGS ?=
+# Where pip finds the CPU torch wheel: empty = pip's own configuration (a local wheel here);
+# elsewhere: make run TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 
 export WANDB_MODE ?= offline
 export HF_HUB_DISABLE_TELEMETRY := 1
@@ -20,7 +23,7 @@ install: $(STAMP)
 $(STAMP): setup.cfg constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/python -c "import torch, recalign; assert '+cpu' in torch.__version__ or torch.cuda.is_available(), torch.__version__"
 	touch $(STAMP)

@@ -27,17 +27,43 @@ def list_cmd(task: str | None, templates_dir: str | None) -> None:
             click.echo(f"{name:<10} {t.id:<22} {t.split:<7} {first[:70]}{'…' if len(first) > 70 else ''}")
 
 
+def template_header(task) -> str:
+    """What a template author needs: the file format, the variables of ``task``'s Example record
+    (their types and an example value) and the filters of the sandboxed Jinja environment."""
+    import dataclasses
+    import inspect
+
+    from ..prompts.env import FILTERS
+
+    ex = task.example_type.sample()
+    lines = [f"# {task.name}: {task.description}",
+             f"# file format: a YAML mapping `task: {task.name}` + `templates:` list of entries with",
+             "#   id, input, target, split (seen|unseen), metadata — this output is one: save it as "
+             f"DIR/{task.name}.yaml, edit, and pass --templates DIR.",
+             f"# variables ({task.example_type.__name__}):"]
+    for f in dataclasses.fields(task.example_type):
+        lines.append(f"#   {f.name:<12} {str(f.type):<10} e.g. {getattr(ex, f.name)!r}"[:118])
+    lines.append("# filters (besides Jinja's built-ins):")
+    for name, fn in FILTERS.items():
+        ps = inspect.signature(fn).parameters.values()
+        args = ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in ps)
+        doc = (inspect.getdoc(fn) or "").splitlines()[0].replace("``", "")
+        lines.append(f"#   {name}({args}): {doc}")
+    return "\n".join(lines) + "\n"
+
+
 @templates.command("show")
 @click.argument("task")
 @_tdir
 def show_cmd(task: str, templates_dir: str | None) -> None:
-    """Print the templates of TASK as YAML, with where each comes from."""
+    """Print TASK's variables and filters, then its templates as YAML, with where each comes from."""
     import yaml
 
     from ..generators import TASKS
     from ..prompts import load_templates
 
-    TASKS.get(task)
+    click.echo(template_header(TASKS.get(task)))
+    click.echo(f"task: {task}\ntemplates:")      # the output is itself a valid template file
     for t in load_templates(task, [templates_dir] if templates_dir else ()):
         click.echo(f"# {t.path}, line {t.line}")
         click.echo(yaml.safe_dump([t.to_dict()], sort_keys=False, allow_unicode=True, width=100))
