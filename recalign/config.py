@@ -42,13 +42,22 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
-def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> dict:
-    """Apply ``section.key=value`` overrides (value parsed as YAML) to a nested dict."""
+def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...] = (), example: str | None = None) -> dict:
+    """Apply ``section.key=value`` overrides (value parsed as YAML) to a nested dict.
+
+    ``example`` is a valid override for the caller's keys, shown when one is malformed.
+
+    >>> apply_overrides({}, ["max_steps"], example="max_steps=100")
+    Traceback (most recent call last):
+    ...
+    recalign.errors.RecalignError: override 'max_steps' is not KEY=VALUE (e.g. max_steps=100)
+    """
     data = dict(data)
     for ov in overrides:
         key, sep, raw = ov.partition("=")
-        if not sep or not key:
-            raise RecalignError(f"override {ov!r} is not KEY=VALUE (e.g. train.max_steps=100)")
+        if not sep or not key.strip():
+            hint = f"e.g. {example}" if example else "value parsed as YAML; section.key=VALUE for a nested key"
+            raise RecalignError(f"override {ov!r} is not KEY=VALUE ({hint})")
         parts = key.strip().split(".")
         node = data
         for p in parts[:-1]:
@@ -60,7 +69,7 @@ def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> 
 
 def from_dict(cls: type[T], data: dict | None, overrides=(), where: str = "") -> T:
     """Build dataclass ``cls`` from ``data`` (+ overrides), recursively, with clear errors."""
-    data = apply_overrides(data or {}, overrides)
+    data = apply_overrides(data or {}, overrides, example=_example(cls) if overrides else None)
     if not isinstance(data, dict):
         raise RecalignError(f"expected a mapping for {where or cls.__name__}, got {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -79,6 +88,24 @@ def from_dict(cls: type[T], data: dict | None, overrides=(), where: str = "") ->
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
         raise RecalignError(str(e), field=where.rstrip(".") or cls.__name__) from None
+
+
+def _example(cls) -> str | None:
+    """A valid ``key=value`` override for dataclass ``cls``: its first field with a scalar default.
+
+    >>> from dataclasses import dataclass, field
+    >>> @dataclass
+    ... class C:
+    ...     tags: list = field(default_factory=list)
+    ...     max_steps: int = 100
+    >>> _example(C)
+    'max_steps=100'
+    """
+    for f in dataclasses.fields(cls):
+        d = f.default
+        if isinstance(d, (int, float, str)) and not isinstance(d, bool) and str(d).strip():
+            return f"{f.name}={d}"
+    return None
 
 
 def _coerce(v: Any, typ: Any, name: str) -> Any:

@@ -81,3 +81,62 @@ def test_amazon_bad_lines(tmp_path):
         read_amazon(r, m, "x")
     with pytest.raises(RecalignError, match="file not found"):
         read_amazon(tmp_path / "missing.json.gz", m, "x")
+
+
+def _files(tmp_path, reviews, meta=('{"asin": "X", "title": "T"}',)):
+    r, m = tmp_path / "r.json", tmp_path / "m.json"
+    r.write_text("\n".join(reviews) + "\n")
+    m.write_text("\n".join(meta) + "\n")
+    return r, m
+
+
+def test_amazon_rating_required_and_finite(tmp_path):
+    ok = '{"reviewerID": "U", "asin": "X", "overall": 5, "unixReviewTime": 1}'
+    r, m = _files(tmp_path, [ok, '{"reviewerID": "U", "asin": "X", "unixReviewTime": 2}'])
+    with pytest.raises(RecalignError, match=r"r.json, line 2, field 'overall': review lacks its rating"):
+        read_amazon(r, m, "x")
+    r, m = _files(tmp_path, ['{"user_id": "U", "parent_asin": "X", "timestamp": 1000}'])
+    with pytest.raises(RecalignError, match=r"r.json, line 1, field 'rating': review lacks its rating"):
+        read_amazon(r, m, "x")
+    r, m = _files(tmp_path, [ok, '{"reviewerID": "U", "asin": "X", "overall": "NaN", "unixReviewTime": 2}'])
+    with pytest.raises(RecalignError, match=r"line 2, field 'overall': expected a finite number as rating, got 'NaN'"):
+        read_amazon(r, m, "x")
+    r, m = _files(tmp_path, ['{"reviewerID": "U", "asin": "X", "overall": 0, "unixReviewTime": 1}'])
+    assert read_amazon(r, m, "x").ratings.tolist() == [0.0]  # 0 is a rating, not a missing one
+
+
+def test_amazon_compression_sniffed(tmp_path):
+    rows = ['{"reviewerID": "U", "asin": "X", "overall": 4, "unixReviewTime": 7}']
+    plain_gz = tmp_path / "reviews.json.gz"  # plain text despite the suffix
+    plain_gz.write_text("\n".join(rows) + "\n")
+    gz_plain = _gz(tmp_path / "meta.json", ["{'asin': 'X', 'title': 'Tee'}"])  # gzipped without .gz
+    ds = read_amazon(plain_gz, gz_plain, "x")
+    assert ds.ratings.tolist() == [4.0] and ds.items["X"].title == "Tee"
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes(rows[0].encode() + b"\n" + '{"asin": "X", "title": "Caf\xe9"}'.encode("latin-1") + b"\n")
+    with pytest.raises(RecalignError, match=r"latin1.json, line 2: not UTF-8 text \(byte b'\\xe9'"):
+        read_amazon(plain_gz, bad, "x")
+    trunc = tmp_path / "trunc.json.gz"
+    trunc.write_bytes(_gz(tmp_path / "full.gz", rows * 200).read_bytes()[:60])
+    with pytest.raises(RecalignError, match=r"trunc.json.gz: cannot decompress gzip data after line \d+"):
+        read_amazon(trunc, gz_plain, "x")
+
+
+def test_cli_convert_amazon_prints_notes(tmp_path):
+    from click.testing import CliRunner
+
+    from recalign.cli import main
+
+    r, m = _files(tmp_path, ['{"reviewerID": "U", "asin": "X", "overall": 5, "unixReviewTime": 1}',
+                             '{"reviewerID": "U", "asin": "Y", "overall": 3, "unixReviewTime": 2}'],
+                  ['{"asin": "X", "title": "T"}', '{"asin": "Y"}'])
+    res = CliRunner().invoke(main, ["data", "convert-amazon", "--reviews", str(r), "--meta", str(m),
+                                    "--name", "am", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert "note: dropped 1 review(s) of 1 item(s) without a title in m.json" in res.output
+    assert (tmp_path / "out" / "am.inter").read_text().splitlines()[1:] == ["U\tX\t5\t1"]
+    r.write_text('{"reviewerID": "U", "asin": "X", "unixReviewTime": 1}\n')
+    res = CliRunner().invoke(main, ["data", "convert-amazon", "--reviews", str(r), "--meta", str(m),
+                                    "--name", "bad", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 1 and "r.json, line 1, field 'overall'" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "out" / "bad.inter").exists()

@@ -104,3 +104,62 @@ def test_score_candidates_and_candidates_file(tmp_path):
     r = score_candidates(["u", "v"], np.array([[0.1, 0.5, 0.5], [0.9, 0.1, 0.0]]), ["a", "b", "c"], cand)
     assert r.ranked == [["c", "b", "a"], ["a", "b"]]  # c and b tie at 0.5: candidate-list order
     assert r.targets == ["a", "b"]
+
+
+@pytest.fixture
+def tiny_run(tiny_split, tmp_path):
+    """The 8-item handmade dataset (conftest) as a run: fewer items than RecBole's default top-20."""
+    run = tmp_path / "tiny_run"
+    write_split(tiny_split, run / "data")
+    assert len(tiny_split.items) == 8
+    return run
+
+
+def test_pop_on_a_catalogue_smaller_than_topk(tiny_run):
+    from recalign.cli import main
+
+    res = CliRunner().invoke(main, ["baseline", "--model", "Pop", "--run-dir", str(tiny_run)])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tiny_run / "results" / "Pop" / "metrics.json").read_text())
+    assert m["config"]["topk"] == [5] and m["config"]["valid_metric"] == "NDCG@5"
+    assert set(m["recbole_test"]) == {"recall@5", "ndcg@5", "mrr@5", "hit@5"}
+    for k in (5, 10, 20):  # recalign's own @K past the catalogue: the full ranking, no crash
+        assert 0.0 <= m["retrieval"][f"recall@{k}"] <= 1.0
+    assert m["retrieval"]["recall@10"] == m["retrieval"]["recall@20"]
+    assert any("capped at the catalogue size (8 items)" in n for n in m["notes"])
+
+
+def test_user_overrides_win_but_protocol_keys_are_fixed(tiny_run):
+    from recalign.baselines.runner import cap_topk, model_config
+    from recalign.cli import main
+    from recalign.errors import RecalignError
+
+    r = run_baseline(tiny_run, "Pop", overrides={"topk": [1, 3, 50], "metrics": ["Recall"]}, name="Pop13")
+    assert r["config"]["topk"] == [1, 3] and set(r["recbole_test"]) == {"recall@1", "recall@3"}
+    assert cap_topk(20, 8) == [8]
+    with pytest.raises(RecalignError, match="field 'eval_args': recalign fixes this RecBole setting"):
+        model_config("Pop", {"eval_args": {"mode": "uni100"}})
+    res = CliRunner().invoke(main, ["baseline", "-m", "Pop", "--run-dir", str(tiny_run),
+                                    "-o", "benchmark_filename=[a,b,c]"])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "field 'benchmark_filename': recalign fixes this" in res.output
+    res = CliRunner().invoke(main, ["baseline", "-m", "Pop", "--run-dir", str(tiny_run), "-o", "topk=oops"])
+    assert res.exit_code != 0 and "field 'topk': expected a positive integer" in res.output
+    res = CliRunner().invoke(main, ["baseline", "-m", "Pop", "--run-dir", str(tiny_run), "-o", "topk"])
+    assert res.exit_code != 0 and "e.g. MAX_ITEM_LIST_LENGTH=20" in res.output
+
+
+def test_cli_model_choices_come_from_the_baselines_table():
+    from recalign import baselines
+    from recalign.cli import main
+    from recalign.cli.baseline import baseline
+
+    (opt,) = [p for p in baseline.params if p.name == "model"]
+    assert tuple(opt.type.choices) == baselines.CHOICES == baselines.MODELS + ("Bias",)
+    assert set(baselines.MODELS) == set(baselines.SEQUENTIAL) | set(baselines.GENERAL)
+    assert set(baselines.MODEL_DEFAULTS) <= set(baselines.MODELS)
+    help_text = CliRunner().invoke(main, ["baseline", "--help"]).output
+    for m in baselines.CHOICES:
+        assert m in help_text
+    res = CliRunner().invoke(main, ["baseline", "-m", "Popp", "--run-dir", "x"])
+    assert res.exit_code != 0 and "'Popp' is not one of" in res.output

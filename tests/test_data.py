@@ -126,6 +126,9 @@ H = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
     (H + "1\t2\t3\t100\n1\t2\t3\n", r"bad.inter, line 3: expected 4 tab-separated cells, found 3"),
     (H + "1\t2\t3\t100\n1\t2\t3\tyesterday\n", r"line 3, field 'timestamp': expected a number, got 'yesterday'"),
     (H + "1\t2\tgood\t100\n", r"line 2, field 'rating': expected a number, got 'good'"),
+    (H + "1\t2\t3\t100\n\n1\t3\tnan\t101\n", r"bad.inter, line 4, field 'rating': expected a finite number, got 'nan'"),
+    (H + "1\t2\t-inf\t100\n", r"bad.inter, line 2, field 'rating': expected a finite number, got '-inf'"),
+    (H + "1\t2\t3\t100\n\n1\t3\t3\t\n", r"bad.inter, line 4, field 'timestamp': expected a number, got an empty cell"),
     ("user_id\titem_id\ttimestamp\n", r"line 1: header cell 'user_id' is not 'name:type'"),
     ("", r"line 1: empty file"),
 ])
@@ -164,3 +167,15 @@ def test_cli_data_info_and_prepare(tmp_path):
     assert meta["stats"]["users"] == 943
     r = CliRunner().invoke(main, ["--version"])
     assert r.output.strip() == "recalign, version 0.1.0"
+
+
+def test_rating_optional_but_finite(tmp_path):
+    d = _ds(tmp_path, "user_id:token\titem_id:token\ttimestamp:float\nu\ta\t1\nu\tb\t2\n")
+    ds = load_dataset(d)  # no rating column at all: allowed, ratings are NaN
+    assert len(ds) == 2 and all(r != r for r in ds.ratings.tolist())
+    (d / "bad.inter").write_text(H + "u\ta\t\t1\nu\tb\t4\t2\n")  # an empty cell = no rating
+    assert load_dataset(d).ratings.tolist()[1] == 4.0
+    from recalign.data.atomic_files import write_atomic
+
+    write_atomic(tmp_path / "w.inter", [("user_id", "token"), ("rating", "float")], [("u", float("nan")), ("v", 2.0)])
+    assert (tmp_path / "w.inter").read_text().splitlines() == ["user_id:token\trating:float", "u\t", "v\t2"]

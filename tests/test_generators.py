@@ -219,3 +219,46 @@ def test_cli_generate_and_templates(tiny_dir, tmp_path):
     (bad / "bpr.yaml").write_text("templates:\n  - id: b1\n    input: '{{ user }} {{ item_a }}'\n    target: '{{ target }}'\n")
     r = CliRunner().invoke(main, ["templates", "validate", str(bad)])
     assert r.exit_code == 1 and "bpr.yaml, line 3: template 'b1' (bpr): input uses 'user'" in r.output
+
+
+def test_cli_regenerate_keeps_run_consistent(tiny_dir, tmp_path):
+    from conftest import write_tiny
+
+    from recalign.cli import main
+
+    run = tmp_path / "run"
+    text = run / "text"
+    go = lambda *a: CliRunner().invoke(main, ["generate", "--out", str(run), "--no-progress", *a])  # noqa: E731
+    r = go("-d", str(tiny_dir), "--tasks", "retrieval,mim", "--jsonl")
+    assert r.exit_code == 0, r.output
+    assert (text / "retrieval" / "test.jsonl").is_file() and (text / "mim" / "train.jsonl").is_file()
+    first = json.loads((text / "manifest.json").read_text())
+    # (a) without --jsonl the rewritten task's JSON lines go; (c) mim is kept and stays in the manifest
+    r = go("--tasks", "retrieval", "--seed", "5")
+    assert r.exit_code == 0, r.output
+    assert "kept (same data, still in the manifest): mim" in r.output
+    assert sorted(p.name for p in (text / "retrieval").iterdir()) == sorted(
+        ["train", "valid", "test", "valid_unseen", "test_unseen"])
+    assert (text / "mim" / "train.jsonl").is_file()  # untouched task: its files still match its Arrow data
+    man = json.loads((text / "manifest.json").read_text())
+    assert man["tasks"] == ["mim", "retrieval"] and man["counts"]["mim"] == first["counts"]["mim"]
+    assert man["generated_with"]["mim"]["seed"] == 0 and man["generated_with"]["mim"]["jsonl"] is True
+    assert man["generated_with"]["retrieval"]["seed"] == 5 and man["jsonl"] is False
+    assert man["templates"]["mim"] == first["templates"]["mim"] and man["removed_stale"] == []
+    # (b) an explicit dataset other than the one RUN/data came from is refused
+    other = write_tiny(tmp_path / "other", "other")
+    r = go("-d", str(other), "--tasks", "retrieval")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "was prepared from" in r.output and "use a new run directory (--out), or re-run `recalign data prepare" in r.output
+    assert str(other) in r.output and str(tiny_dir) in r.output
+    assert go("-d", str(tiny_dir), "--tasks", "retrieval").exit_code == 0  # the same dataset is fine
+    # re-prepared data (another split): the old mim folder no longer matches and is removed
+    r = CliRunner().invoke(main, ["data", "prepare", "-d", str(tiny_dir), "--user-k", "4", "--out", str(run)])
+    assert r.exit_code == 0, r.output
+    r = go("--tasks", "retrieval")
+    assert r.exit_code == 0, r.output
+    assert f"note: removed {run}/text/mim: not generated from the current {run}/data" in r.output
+    assert not (text / "mim").exists()
+    man = json.loads((text / "manifest.json").read_text())
+    assert man["tasks"] == ["retrieval"] and man["removed_stale"] == ["mim"]
+    assert man["counts"]["retrieval"]["test"] == 2  # only u1 and u2 have >= 4 interactions

@@ -174,10 +174,39 @@ def test_hub_name_offline_is_a_clear_error(monkeypatch):
     from recalign.t5_finetune import build_model
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(RecalignError, match="local-dir"):
+    with pytest.raises(RecalignError, match="local-dir.*HF_HUB_OFFLINE=1") as e:
         build_model("google/flan-t5-nonexistent-xyz", tokenizer=None)
-    with pytest.raises(RecalignError, match="Did you mean 't5-tiny'.*local-dir"):
+    assert ".." not in str(e.value) and str(e.value).endswith("t5-tiny.")
+
+
+def test_preset_typo_and_missing_local_dir_fail_immediately(monkeypatch, tmp_path):
+    """No Hub lookup: a preset typo suggests the preset, a path-like name says the directory is missing."""
+    import re
+    import time
+
+    from recalign.errors import RecalignError
+    from recalign.t5_finetune import build_model
+    from recalign.t5_finetune.models import looks_like_path
+
+    def no_hub(*a, **k):
+        raise AssertionError("the Hub must not be tried")
+
+    import transformers
+
+    monkeypatch.setattr(transformers.AutoModelForSeq2SeqLM, "from_pretrained", no_hub)
+    t0 = time.perf_counter()
+    with pytest.raises(RecalignError, match=r"unknown preset 't5-tinyy'\. Did you mean 't5-tiny'.*"
+                                            r"for a Hub model pass its full name, e\.g\. google/flan-t5-base"):
         build_model("t5-tinyy", tokenizer=None)
+    missing = tmp_path / "nonexistent" / "dir"
+    with pytest.raises(RecalignError, match=re.escape(f"local model directory not found: {missing}") + "$"):
+        build_model(str(missing), tokenizer=None)
+    for name in ("./nope", "../nope", "~/nope-xyz", "a/b/c"):
+        with pytest.raises(RecalignError, match="local model directory not found"):
+            build_model(name, tokenizer=None)
+    assert time.perf_counter() - t0 < 5
+    assert not looks_like_path("google/flan-t5-base") and not looks_like_path("t5-small")
+    assert looks_like_path(".hidden/model")
 
 
 def test_collator_pads_dynamically_or_to_max(tmp_path):
@@ -215,3 +244,17 @@ def test_bf16_auto_is_fp32_without_a_bf16_device():
 
     expected = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     assert _bf16("auto") is bool(expected) and _bf16(False) is False
+
+
+def test_malformed_override_example_fits_the_section():
+    """`recalign train -o max_steps` (no '='): the example is a real key of TrainConfig, not `train.…`."""
+    from recalign.config import apply_overrides, from_dict
+    from recalign.errors import RecalignError
+    from recalign.t5_finetune import TrainConfig
+
+    with pytest.raises(RecalignError, match=r"'max_steps' is not KEY=VALUE \(e\.g\. model=t5-tiny\)") as e:
+        from_dict(TrainConfig, {}, overrides=["max_steps"])
+    assert "train." not in str(e.value)
+    assert from_dict(TrainConfig, {}, overrides=["model=t5-tiny"]).model == "t5-tiny"  # the example is valid
+    with pytest.raises(RecalignError, match=r"e\.g\. topk=\[5\]"):
+        apply_overrides({}, ["=3"], example="topk=[5]")

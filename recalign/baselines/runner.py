@@ -38,39 +38,46 @@ from ..atomic import write_json
 from ..data import Split, load_split, split_stats
 from ..data.atomic_files import write_atomic
 from ..errors import RecalignError, nearest
-from ..eval.metrics import (Ranking, candidate_metrics, ranking_metrics, split_fingerprint,
+from ..eval.metrics import (DEFAULT_KS, Ranking, candidate_metrics, ranking_metrics, split_fingerprint,
                             topk_from_scores)
 from ..eval.report import PROTOCOL, write_result
 from .recbole_compat import recbole_api, set_threads
+from .table import COMMON, FIXED_KEYS, GENERAL, MODEL_DEFAULTS, MODELS, SEQUENTIAL  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
-SEQUENTIAL = ("SASRec", "GRU4Rec", "BERT4Rec")
-GENERAL = ("BPR", "Pop")
-MODELS = SEQUENTIAL + GENERAL
-
-# Defaults chosen by the convergence study (benchmarks/RESULTS.md); any key can be overridden.
-COMMON = {"epochs": 100, "stopping_step": 3, "eval_step": 1, "train_batch_size": 2048,
-          "eval_batch_size": 4096, "learning_rate": 0.001, "seed": 2020}
-MODEL_DEFAULTS = {
-    "SASRec": {"MAX_ITEM_LIST_LENGTH": 20, "n_layers": 2, "n_heads": 2, "hidden_size": 64, "inner_size": 256,
-               "hidden_dropout_prob": 0.5, "attn_dropout_prob": 0.5, "loss_type": "CE"},
-    # lr 0.001 barely moved GRU4Rec off popularity in 4 epochs; 0.005 reached valid NDCG@10 0.114
-    "GRU4Rec": {"MAX_ITEM_LIST_LENGTH": 20, "embedding_size": 64, "hidden_size": 128, "num_layers": 1,
-                "dropout_prob": 0.3, "loss_type": "CE", "learning_rate": 0.005, "stopping_step": 5},
-    "BERT4Rec": {"MAX_ITEM_LIST_LENGTH": 20, "n_layers": 2, "n_heads": 2, "hidden_size": 64, "inner_size": 256,
-                 "mask_ratio": 0.2, "loss_type": "CE"},
-    "BPR": {"embedding_size": 64, "epochs": 300, "stopping_step": 10},
-    "Pop": {"epochs": 1, "stopping_step": 1},
-}
-
 
 def model_config(model: str, overrides: dict | None = None) -> dict:
-    """recalign's RecBole hyperparameters for ``model`` (defaults ← ``overrides``)."""
+    """recalign's RecBole hyperparameters for ``model`` (defaults ← ``overrides``).
+
+    Any RecBole key may be overridden except recalign's protocol-critical ones (``FIXED_KEYS``:
+    the Split's benchmark files and fields, ``eval_args``, output and device), which are an error.
+    """
     if model not in MODELS:
         raise RecalignError(f"unknown baseline {model!r}; choose from {', '.join(MODELS)}.{nearest(model, MODELS)}",
                             field="model")
-    return {**COMMON, **MODEL_DEFAULTS[model], **(overrides or {})}
+    overrides = dict(overrides or {})
+    for k in overrides:
+        if k in FIXED_KEYS:
+            raise RecalignError("recalign fixes this RecBole setting (it defines the Split handed over, the "
+                                "evaluation protocol, the output directory or the CPU scoring); it cannot be "
+                                f"overridden. Fixed keys: {', '.join(FIXED_KEYS)}", field=k)
+    return {**COMMON, **MODEL_DEFAULTS.get(model, {}), **overrides}
+
+
+def cap_topk(topk, n_items: int) -> list[int]:
+    """RecBole's ``topk`` (an int or a list) keeping only K <= ``n_items`` (RecBole's top-K over a
+    smaller catalogue crashes); ``[n_items]`` when none is left.
+
+    >>> cap_topk([5, 10, 20], 8), cap_topk(10, 100), cap_topk([20, 50], 8)
+    ([5], [10], [8])
+    """
+    ks = [topk] if isinstance(topk, int) else topk
+    if not isinstance(ks, (list, tuple)) or not ks or not all(
+            isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks):
+        raise RecalignError(f"expected a positive integer or a list of them, got {topk!r}", field="topk")
+    kept = sorted({k for k in ks if k <= n_items})
+    return kept or [max(1, n_items)]
 
 
 def write_recbole_files(split: Split, out_dir: Path, sequential: bool, max_len: int = 50) -> Path:
@@ -96,21 +103,33 @@ def write_recbole_files(split: Split, out_dir: Path, sequential: bool, max_len: 
     return d
 
 
-def recbole_config_dict(model: str, hp: dict, data_path: Path, ckpt_dir: Path) -> dict:
+def recbole_config_dict(model: str, hp: dict, data_path: Path, ckpt_dir: Path, n_items: int | None = None) -> dict:
+    """RecBole's config: recalign's defaults ← ``hp`` (the user's keys win) ← the fixed keys
+    (``FIXED_KEYS``). ``topk`` is capped at ``n_items`` (the catalogue size) when given."""
     seq = model in SEQUENTIAL
-    cfg = {k: v for k, v in hp.items() if k not in ("time_budget_s",)}
-    cfg.update({
+    defaults = {
+        "metrics": ["Recall", "NDCG", "MRR", "Hit"], "topk": list(DEFAULT_KS), "valid_metric": "NDCG@10",
+        "metric_decimal_place": 6, "show_progress": False, "worker": 0, "save_dataset": False,
+        "save_dataloaders": False, "log_wandb": False, "reproducibility": True, "state": "WARNING",
+    }
+    fixed = {
         "model": model, "dataset": "recalign", "data_path": str(data_path),
         "benchmark_filename": ["train", "valid", "test"],
         "USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp",
         "load_col": {"inter": ["user_id", "item_id_list", "item_id"] if seq else ["user_id", "item_id"],
                      "item": ["item_id"]},
         "eval_args": {"group_by": "user", "order": "TO", "mode": "full"},
-        "metrics": ["Recall", "NDCG", "MRR", "Hit"], "topk": [5, 10, 20], "valid_metric": "NDCG@10",
-        "metric_decimal_place": 6, "checkpoint_dir": str(ckpt_dir), "show_progress": False,
-        "use_gpu": False, "device": "cpu", "worker": 0, "save_dataset": False, "save_dataloaders": False,
-        "log_wandb": False, "reproducibility": True, "state": "WARNING",
-    })
+        "checkpoint_dir": str(ckpt_dir), "use_gpu": False, "device": "cpu",
+    }
+    bad = sorted(set(hp) & set(fixed))
+    if bad:
+        model_config(model, {k: hp[k] for k in bad})  # raises the error naming the key
+    cfg = {**defaults, **{k: v for k, v in hp.items() if k not in ("time_budget_s",)}, **fixed}
+    if n_items is not None:
+        cfg["topk"] = cap_topk(cfg["topk"], n_items)
+        metric, at, k = str(cfg["valid_metric"]).partition("@")
+        if at and k.isdigit() and int(k) not in cfg["topk"]:
+            cfg["valid_metric"] = f"{metric}@{max(cfg['topk'])}"
     if seq:
         cfg.setdefault("MAX_ITEM_LIST_LENGTH", 50)
         # without this alias RecBole remaps item_id_list in its own id space, apart from item_id
@@ -313,7 +332,7 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
     write_recbole_files(split, data_path, seq, max_len)
     name = name or model
     res_dir = run_dir / "results" / name
-    cfg = recbole_config_dict(model, hp, data_path, res_dir / "recbole_saved")
+    cfg = recbole_config_dict(model, hp, data_path, res_dir / "recbole_saved", n_items=len(split.items))
     t_all = time.perf_counter()
     argv, sys.argv = sys.argv, sys.argv[:1]   # RecBole's Config reads `--key=value` from sys.argv
     try:
@@ -358,6 +377,10 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
         "config": {k: v for k, v in cfg.items() if k not in ("data_path", "checkpoint_dir")},
         "notes": [],
     }
+    asked = hp.get("topk", list(DEFAULT_KS))
+    if sorted({asked} if isinstance(asked, int) else set(asked)) != cfg["topk"]:
+        result["notes"].append(f"RecBole topk {asked} capped at the catalogue size ({len(split.items)} items): "
+                               f"{cfg['topk']}; recalign's @K metrics past the catalogue rank every item")
     if tl.stopped_by == "time_budget":
         result["notes"].append(f"cut short by the time budget ({time_budget_s:.0f} s) after {tl.epochs} epoch(s): "
                                "valid NDCG@10 may still be improving")

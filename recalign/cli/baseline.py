@@ -1,16 +1,16 @@
-"""`recalign baseline --model SASRec|BERT4Rec|GRU4Rec|BPR|Pop|Bias --run-dir RUN`."""
+"""`recalign baseline --model MODEL --run-dir RUN`; the models are recalign.baselines' table (CHOICES)."""
 from __future__ import annotations
 
 import json
 
 import click
 
-_MODELS = ["SASRec", "BERT4Rec", "GRU4Rec", "BPR", "Pop", "Bias"]
+from ..baselines.table import BIAS, CHOICES, MODELS
 
 
 @click.command("baseline")
-@click.option("--model", "-m", required=True, type=click.Choice(_MODELS),
-              help="RecBole model, or Bias (user+item bias rating baseline).")
+@click.option("--model", "-m", required=True, type=click.Choice(CHOICES),
+              help=f"RecBole model ({', '.join(MODELS)}), or {BIAS} (user+item bias rating baseline).")
 @click.option("--run-dir", required=True, type=click.Path(file_okay=False),
               help="Run directory; RUN/data is prepared first if missing; results go to RUN/results/<model>.")
 @click.option("--dataset", "-d", default="ml-100k", show_default=True,
@@ -21,7 +21,8 @@ _MODELS = ["SASRec", "BERT4Rec", "GRU4Rec", "BPR", "Pop", "Bias"]
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="YAML of RecBole hyperparameters (e.g. MAX_ITEM_LIST_LENGTH: 20).")
 @click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override one RecBole hyperparameter (value parsed as YAML); repeatable.")
+              help="Override one RecBole hyperparameter (value parsed as YAML; wins over recalign's defaults, "
+                   "e.g. topk=[5,10]); repeatable. The Split files, eval_args and device are fixed.")
 @click.option("--candidates", type=click.Path(dir_okay=False),
               help="JSONL of the ranking task's candidate lists {user, candidates, target} to score too.")
 @click.option("--threads", type=int, default=None, help="torch threads (default: all cores).")
@@ -30,8 +31,8 @@ def baseline(model, run_dir, dataset, epochs, time_budget, config_file, override
     """Train a classic baseline on the run's Split and write RUN/results/<model>/metrics.json."""
     from ..config import apply_overrides, read_yaml
 
-    hp = apply_overrides(read_yaml(config_file) if config_file else {}, overrides)
-    if model == "Bias":
+    hp = apply_overrides(read_yaml(config_file) if config_file else {}, overrides, example="MAX_ITEM_LIST_LENGTH=20")
+    if model == BIAS:
         from ..baselines import run_bias_baseline
         from ..data import prepare
         from pathlib import Path

@@ -66,9 +66,12 @@ def prepare_cmd(dataset: str, user_k: int, item_k: int, run_dir: str) -> None:
               help="Directory to write <name>.inter and <name>.item into.")
 def convert_amazon_cmd(reviews: str, meta: str, name: str, out: str) -> None:
     """Convert Amazon reviews + metadata into RecBole atomic files."""
-    from ..data.amazon import convert_amazon
+    from ..data.amazon import read_amazon, write_dataset
 
-    d = convert_amazon(reviews, meta, name, out)
+    ds = read_amazon(reviews, meta, name)
+    d = write_dataset(ds, out)
+    for note in ds.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {d}/{name}.inter and {d}/{name}.item")
 
 

@@ -11,7 +11,8 @@ ALL_TASKS = "retrieval,ranking,rating,mim,mlm,bpr"
 
 @click.command("generate")
 @click.option("--dataset", "-d", default="ml-100k", show_default=True,
-              help="Embedded name (ml-100k) or a directory of RecBole atomic files (used if RUN_DIR/data is missing).")
+              help="Embedded name (ml-100k) or a directory of RecBole atomic files (used if RUN_DIR/data is "
+                   "missing; if given while RUN_DIR/data exists, it must be the dataset RUN_DIR/data was prepared from).")
 @click.option("--tasks", default=ALL_TASKS, show_default=True, help="Comma-separated task names.")
 @click.option("--out", "--run-dir", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run directory: reads RUN_DIR/data (prepares it if missing), writes RUN_DIR/text.")
@@ -31,7 +32,7 @@ def generate_cmd(dataset: str, tasks: str, run_dir: str, templates_dir: tuple[st
                  num_candidates: int | None, jsonl: bool, no_progress: bool) -> None:
     """Build every task's examples, render them with the templates, write Arrow datasets."""
     from ..config import from_dict, read_yaml
-    from ..data import load_split, prepare
+    from ..data import check_source, load_split, prepare
     from ..generators import GenerateConfig, generate
 
     data = read_yaml(config_file) if config_file else {}
@@ -44,6 +45,9 @@ def generate_cmd(dataset: str, tasks: str, run_dir: str, templates_dir: tuple[st
     cfg = from_dict(GenerateConfig, data, overrides=list(overrides))
     t0 = time.perf_counter()
     if (Path(run_dir) / "data" / "split.json").is_file():
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("dataset") is not click.core.ParameterSource.DEFAULT:
+            check_source(run_dir, dataset)  # an explicit -d must match what RUN/data holds
         split = load_split(run_dir)
     else:
         click.echo(f"preparing {dataset} into {run_dir}/data", err=True)
@@ -51,11 +55,18 @@ def generate_cmd(dataset: str, tasks: str, run_dir: str, templates_dir: tuple[st
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     manifest = generate(split, names, run_dir, cfg, list(templates_dir), jsonl=jsonl)
     dt = time.perf_counter() - t0
+    for t in manifest.get("removed_stale", []):
+        click.echo(f"note: removed {run_dir}/text/{t}: not generated from the current {run_dir}/data", err=True)
     splits = manifest["splits"]
     click.echo(f"{'task':<10}" + "".join(f"{s:>14}" for s in splits))
-    for t, c in manifest["counts"].items():
+    done = list(dict.fromkeys(names))
+    for t in done:
+        c = manifest["counts"][t]
         click.echo(f"{t:<10}" + "".join(f"{c[s]:>14,}" for s in splits))
-    total = sum(sum(c.values()) for c in manifest["counts"].values())
+    total = sum(sum(manifest["counts"][t].values()) for t in done)
+    kept = [t for t in manifest["tasks"] if t not in done]
+    if kept:
+        click.echo(f"kept (same data, still in the manifest): {', '.join(kept)}")
     click.echo(f"wrote {total:,} examples to {run_dir}/text in {dt:.1f} s")
 
 

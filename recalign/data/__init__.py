@@ -10,13 +10,13 @@ from pathlib import Path
 
 from .dataset import Dataset, Item
 from .kcore import kcore
-from .prepare import load_split, write_split
-from .readers import read_atomic_dataset
+from .prepare import check_source, load_split, write_split
+from .readers import read_atomic_dataset, resolve_dataset_dir
 from .split import SPLITS, Split, UserSequence, leave_one_out
 from .stats import dataset_stats, format_stats, split_stats
 
 __all__ = ["Dataset", "Item", "Split", "UserSequence", "SPLITS", "load_dataset", "leave_one_out", "kcore",
-           "load_split", "write_split", "prepare", "dataset_stats", "split_stats", "format_stats"]
+           "load_split", "write_split", "check_source", "prepare", "dataset_stats", "split_stats", "format_stats"]
 
 
 def load_dataset(name_or_path: str | Path, user_k: int = 0, item_k: int = 0) -> Dataset:
@@ -30,5 +30,8 @@ def prepare(name_or_path: str | Path, run_dir: str | Path, user_k: int = 0, item
             min_interactions: int = 3) -> Split:
     """Load, filter, split and write ``RUN/data``; returns the Split."""
     split = leave_one_out(load_dataset(name_or_path, user_k, item_k), min_interactions)
-    write_split(split, Path(run_dir) / "data")
+    _, src = resolve_dataset_dir(name_or_path)
+    write_split(split, Path(run_dir) / "data",
+                source={"dataset": str(name_or_path), "path": str(src.resolve()), "user_k": user_k,
+                        "item_k": item_k, "min_interactions": min_interactions})
     return split

@@ -10,7 +10,10 @@ Formats understood (detected per line, so one reader serves all):
   ``parent_asin, title, categories, store, price, description``.
 
 Items without a title in the metadata are dropped with their interactions (a title
-is the only way an item may appear in text) and the count is reported in ``notes``.
+is the only way an item may appear in text) and the count is reported in ``notes``
+(``recalign data convert-amazon`` prints every note). Every review needs a user, an
+item, a timestamp and a finite rating (``overall`` or ``rating``). Files are gunzipped
+when they start with the gzip magic bytes, whatever their suffix.
 
 >>> # convert_amazon("reviews_Toys_and_Games_5.json.gz", "meta_Toys_and_Games.json.gz",
 >>> #                "amazon-toys", "data/amazon-toys")   -> data/amazon-toys/amazon-toys.{inter,item}
@@ -21,6 +24,8 @@ import ast
 import gzip
 import html
 import json
+import math
+import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -32,29 +37,59 @@ from .dataset import Dataset
 from .readers import build_items
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _open(path: Path):
+    """Open ``path`` for reading bytes, gunzipping when it *starts with* the gzip magic
+    bytes (the suffix is not trusted: a plain ``.json.gz`` and a gzipped ``.json`` both work)."""
     if not path.is_file():
         raise RecalignError("file not found", path=path)
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    return gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, decoded line)``; decoding and decompression errors become a
+    RecalignError naming the file (and the line where it is known)."""
+    lineno = 0
+    with _open(path) as f:
+        it = iter(f)
+        while True:
+            try:
+                raw = next(it)
+            except StopIteration:
+                return
+            except (OSError, EOFError, zlib.error) as e:  # corrupt or truncated gzip data
+                raise RecalignError(f"cannot decompress gzip data after line {lineno} ({e}): "
+                                    "expected an intact .gz file or plain UTF-8 text", path=path) from None
+            lineno += 1
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise RecalignError(f"not UTF-8 text (byte {raw[e.start:e.start + 1]!r} at column {e.start + 1}): "
+                                    "expected UTF-8 JSON lines, optionally gzip-compressed",
+                                    path=path, line=lineno) from None
+            yield lineno, line
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict]]:
-    with _open(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
+    for lineno, line in _lines(path):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                try:
-                    rec = ast.literal_eval(line)  # 2014 metadata: Python-literal dicts
-                except (ValueError, SyntaxError):
-                    raise RecalignError("expected a JSON object or a Python-literal dict", path=path,
-                                        line=lineno) from None
-            if not isinstance(rec, dict):
-                raise RecalignError(f"expected an object, got {type(rec).__name__}", path=path, line=lineno)
-            yield lineno, rec
+                rec = ast.literal_eval(line)  # 2014 metadata: Python-literal dicts
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                raise RecalignError("expected a JSON object or a Python-literal dict", path=path,
+                                    line=lineno) from None
+        if not isinstance(rec, dict):
+            raise RecalignError(f"expected an object, got {type(rec).__name__}", path=path, line=lineno)
+        yield lineno, rec
 
 
 def _first(rec: dict, keys: tuple[str, ...]):
@@ -89,11 +124,24 @@ def read_amazon(reviews: str | Path, meta: str | Path, name: str) -> Dataset:
             raise RecalignError(f"review lacks required field(s) {missing}", path=reviews, line=lineno)
         try:
             t = float(t)
-            if "timestamp" in r and "unixReviewTime" not in r and t > 1e11:
-                t = t / 1000.0  # 2023 format: milliseconds
-            rating = float(_first(r, ("overall", "rating")) or "nan")
         except (TypeError, ValueError):
-            raise RecalignError("expected numeric timestamp and rating", path=reviews, line=lineno) from None
+            raise RecalignError(f"expected a numeric timestamp, got {t!r}", path=reviews, line=lineno,
+                                field="unixReviewTime" if "unixReviewTime" in r else "timestamp") from None
+        if "timestamp" in r and "unixReviewTime" not in r and t > 1e11:
+            t = t / 1000.0  # 2023 format: milliseconds
+        # the rating is required: 2014/2018 call it `overall`, 2023 `rating`
+        rkey = next((k for k in ("overall", "rating") if r.get(k) not in (None, "")), None)
+        if rkey is None:
+            raise RecalignError("review lacks its rating: expected a number in 'overall' (2014/2018) "
+                                "or 'rating' (2023)", path=reviews, line=lineno,
+                                field="overall" if "reviewerID" in r else "rating")
+        try:
+            rating = float(r[rkey])
+        except (TypeError, ValueError):
+            rating = math.nan
+        if not math.isfinite(rating):
+            raise RecalignError(f"expected a finite number as rating, got {r[rkey]!r}", path=reviews,
+                                line=lineno, field=rkey)
         users.append(str(u)), items.append(str(i)), ts.append(t), ratings.append(rating)
     if not users:
         raise RecalignError("no reviews found", path=reviews)

@@ -8,6 +8,7 @@ Format: tab-separated, no quoting, a header of ``name:type`` cells where type is
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -29,13 +30,16 @@ def parse_header(line: str, path: Path) -> list[tuple[str, str]]:
 
 
 def read_atomic(path: str | Path, required: Sequence[str] = (),
-                aliases: dict[str, Sequence[str]] | None = None) -> dict[str, list]:
+                aliases: dict[str, Sequence[str]] | None = None,
+                finite: Sequence[str] = (), not_empty: Sequence[str] = ()) -> dict[str, list]:
     """Read an atomic file into columns ``{field: [values...]}``, typed by the header.
 
     ``float`` fields become floats (an empty cell becomes None); ``token_seq`` stays
     a string (space-separated tokens). ``required`` names fields that must exist;
     ``aliases`` maps a canonical name to accepted header names (first found wins),
-    and the column is returned under the canonical name.
+    and the column is returned under the canonical name. ``finite`` names float fields
+    whose values must be finite (``nan``/``inf`` are rejected); ``not_empty`` names
+    float fields where an empty cell is rejected. Errors name the file, line and field.
     """
     path = Path(path)
     if not path.is_file():
@@ -61,6 +65,8 @@ def read_atomic(path: str | Path, required: Sequence[str] = (),
         cols: dict[str, list] = {n: [] for n in out_names}
         lists = [cols[n] for n in out_names]
         is_float = [t == "float" for _, t in fields]
+        must_finite = [n in finite for n in out_names]
+        must_fill = [n in not_empty for n in out_names]
         width = len(fields)
         for lineno, raw in enumerate(f, start=2):
             raw = raw.rstrip("\r\n")
@@ -73,13 +79,20 @@ def read_atomic(path: str | Path, required: Sequence[str] = (),
             for i, cell in enumerate(cells):
                 if is_float[i]:
                     if cell == "":
+                        if must_fill[i]:
+                            raise RecalignError("expected a number, got an empty cell", path=path,
+                                                line=lineno, field=out_names[i])
                         lists[i].append(None)
                         continue
                     try:
-                        lists[i].append(float(cell))
+                        v = float(cell)
                     except ValueError:
                         raise RecalignError(f"expected a number, got {cell!r}", path=path,
                                             line=lineno, field=out_names[i]) from None
+                    if must_finite[i] and not math.isfinite(v):
+                        raise RecalignError(f"expected a finite number, got {cell!r}", path=path,
+                                            line=lineno, field=out_names[i])
+                    lists[i].append(v)
                 else:
                     lists[i].append(cell)
     return cols
@@ -87,11 +100,11 @@ def read_atomic(path: str | Path, required: Sequence[str] = (),
 
 def write_atomic(path: str | Path, fields: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> Path:
     """Write rows under a ``name:type`` header, atomically. Floats that are integral
-    are written without a decimal point (``3`` not ``3.0``)."""
+    are written without a decimal point (``3`` not ``3.0``); None and NaN as an empty cell."""
 
     def fmt(v) -> str:
-        if v is None:
-            return ""
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return ""  # a missing value (e.g. no rating) is an empty cell, never "nan"
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         s = str(v)

@@ -7,7 +7,8 @@ Layout (``RUN/data/``)::
     <name>.train.inter    benchmark files: RecBole loads these with
     <name>.valid.inter    ``benchmark_filename: [train, valid, test]`` and does not re-split
     <name>.test.inter
-    split.json            statistics and provenance
+    split.json            name, provenance (``source``: the dataset given, its resolved
+                          directory, k-core settings) and statistics
 
 Every file is written atomically; ``split.json`` is written last and marks the
 directory complete.
@@ -30,7 +31,7 @@ INTER_FIELDS = [("user_id", "token"), ("item_id", "token"), ("rating", "float"),
 TEXT_FIELDS = ("genres", "year", "brand", "categories", "price", "description")
 
 
-def write_split(split: Split, data_dir: str | Path) -> Path:
+def write_split(split: Split, data_dir: str | Path, source: dict | None = None) -> Path:
     d = Path(data_dir)
     name = split.dataset.name
     d.mkdir(parents=True, exist_ok=True)
@@ -45,8 +46,36 @@ def write_split(split: Split, data_dir: str | Path) -> Path:
                  + [(f, "token_seq") for f in extra],
                  [(it.id, it.title, it.raw_title, *[it.fields.get(f, "") for f in extra])
                   for it in split.items.values()])
-    write_json(d / "split.json", {"name": name, "stats": split_stats(split)})
+    meta = {"name": name, **({"source": source} if source else {}), "stats": split_stats(split)}
+    write_json(d / "split.json", meta)
     return d
+
+
+def check_source(run_dir: str | Path, dataset: str | Path) -> None:
+    """Raise unless ``RUN/data`` was prepared from ``dataset`` (a name or directory).
+
+    Compares the resolved dataset directory recorded in ``split.json`` (``source.path``),
+    or only the dataset name for a split.json written before sources were recorded.
+    """
+    from .readers import resolve_dataset_dir
+
+    d = Path(run_dir) / "data"
+    meta_path = d / "split.json"
+    meta = json.loads(meta_path.read_text())
+    name, path = resolve_dataset_dir(dataset)
+    src = meta.get("source") or {}
+    if "path" in src:
+        same = Path(src["path"]).resolve() == path.resolve()
+        def show(given, p):
+            return repr(str(given)) + ("" if Path(str(given)).resolve() == Path(p).resolve() else f" ({p})")
+        was, now = show(src.get("dataset", meta["name"]), src["path"]), show(dataset, path.resolve())
+    else:
+        same = name == meta.get("name")
+        was, now = repr(meta.get("name")), f"{str(dataset)!r} (name {name!r})"
+    if not same:
+        raise RecalignError(f"{d} was prepared from {was}, not from the given {now}: use a new "
+                            f"run directory (--out), or re-run `recalign data prepare -d {dataset} --out "
+                            f"{run_dir}` to replace the prepared data", path=meta_path, field="dataset")
 
 
 def load_split(data_dir: str | Path) -> Split:

@@ -60,13 +60,12 @@ def read_atomic_dataset(name_or_path: str | Path) -> Dataset:
     """
     name, d = resolve_dataset_dir(name_or_path)
     inter_path = d / f"{name}.inter"
-    cols = read_atomic(inter_path, required=("user", "item", "timestamp"), aliases=INTER_ALIASES)
+    # rating is optional (the column may be absent, or a cell empty = no rating), but a
+    # value that is there must be a finite number: a `nan` would silently drop the example later
+    cols = read_atomic(inter_path, required=("user", "item", "timestamp"), aliases=INTER_ALIASES,
+                       finite=("rating", "timestamp"), not_empty=("timestamp",))
     n = len(cols["user"])
     ts = cols["timestamp"]
-    if any(t is None for t in ts):
-        line = next(i for i, t in enumerate(ts) if t is None) + 2
-        raise RecalignError("expected a numeric timestamp, got an empty cell", path=inter_path,
-                            line=line, field="timestamp")
     ratings = cols.get("rating")
     rating_arr = (np.array([np.nan if r is None else r for r in ratings], dtype=np.float64)
                   if ratings is not None else np.full(n, np.nan))

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import hashlib
 import json
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -101,12 +103,64 @@ def task_dir(run_dir: str | Path, task: str, split: str) -> Path:
 
 
 def save(ds: datasets.Dataset, path: Path, jsonl: bool = False) -> None:
-    """``save_to_disk`` into a temporary directory, then rename (atomic)."""
+    """``save_to_disk`` into a temporary directory, then rename (atomic).
+
+    With ``jsonl`` also write ``<split>.jsonl``; without it remove a ``<split>.jsonl``
+    left by an earlier run, which would no longer match the Arrow data.
+    """
     with atomic_path(path, directory=True) as tmp:
         ds.save_to_disk(str(tmp))
     if jsonl:
         with atomic_path(path.with_suffix(".jsonl")) as tmp:
             ds.to_json(str(tmp), lines=True, force_ascii=False)
+    else:
+        path.with_suffix(".jsonl").unlink(missing_ok=True)
+
+
+def split_fingerprint(split: Split) -> str:
+    """Hash of every (split, user, item) row in order; the same value as
+    ``recalign.eval.metrics.split_fingerprint``."""
+    h = hashlib.sha256()
+    for s in ("train", "valid", "test"):
+        for u, i, _r, _t in split.rows(s):
+            h.update(f"{s}\t{u}\t{i}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _task_folders(root: Path) -> list[str]:
+    """Folders of ``root`` (RUN/text) that hold generated task splits."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and any((p / s).is_dir() for s in SPLITS))
+
+
+def _previous_tasks(root: Path, fingerprint: str, tasks: Sequence[str]) -> tuple[dict, list[str]]:
+    """What to keep of an earlier ``generate`` into the same RUN/text.
+
+    Returns ``(kept, stale)``: ``kept`` maps each task *not* being regenerated now that
+    the previous manifest lists, whose folder exists and which was generated from this
+    very split (same ``split_fingerprint``), to its previous manifest entries; ``stale``
+    lists the other task folders not being regenerated (made from another split, or
+    not verifiable): they must go, since training reads every folder in RUN/text.
+    """
+    old: dict = {}
+    p = root / "manifest.json"
+    if p.is_file():
+        try:
+            old = json.loads(p.read_text())
+        except (OSError, ValueError):
+            old = {}
+    same_split = old.get("split_fingerprint") == fingerprint
+    kept = {}
+    for t in old.get("tasks", []) if same_split else []:
+        if t in tasks or not (root / t).is_dir() or t not in old.get("counts", {}):
+            continue
+        kept[t] = {"counts": old["counts"][t], "templates": old.get("templates", {}).get(t),
+                   "generated_with": old.get("generated_with", {}).get(t) or {
+                       k: old.get(k) for k in ("seed", "settings", "templates_dirs", "jsonl")}}
+    stale = [t for t in _task_folders(root) if t not in tasks and t not in kept]
+    return kept, stale
 
 
 def split_templates(templates: list[Template], task: str) -> dict[str, list[Template]]:
@@ -140,7 +194,18 @@ def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Tem
 def generate(split: Split, tasks: Sequence[str], out_dir: str | Path, config: GenerateConfig | None = None,
              templates_dir: str | Path | Sequence[str | Path] | None = None, jsonl: bool = False,
              users: Iterable[str] | None = None) -> dict:
-    """Build, render and write ``tasks`` into ``out_dir/text``; returns the manifest."""
+    """Build, render and write ``tasks`` into ``out_dir/text``; returns the manifest.
+
+    Re-generating into an existing ``out_dir/text`` only rewrites ``tasks``. Training
+    reads *every* task folder there (``t5_finetune.data.available_tasks``), so the other
+    folders must stay consistent with the data and the manifest must describe them:
+    a task folder generated earlier from the same split (equal ``split_fingerprint``)
+    is kept and stays listed in the manifest (``tasks``, ``counts``, ``templates`` and
+    ``generated_with``, the per-task seed/settings/templates_dirs/jsonl, are merged;
+    the top-level ``seed``/``settings``/``jsonl`` describe this call); a folder made
+    from another split, or one no manifest vouches for, is removed (``removed_stale``).
+    Without ``jsonl``, ``<split>.jsonl`` files of the rewritten splits are removed.
+    """
     from tqdm.auto import tqdm
 
     cfg = config or GenerateConfig()
@@ -153,8 +218,14 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path, config: Ge
     templates = {t: load_templates(t, dirs) for t in tasks}  # validate everything before heavy work
     for t in tasks:
         split_templates(templates[t], t)
-    counts: dict[str, dict[str, int]] = {}
     root = Path(out_dir) / "text"
+    fingerprint = split_fingerprint(split)
+    kept, stale = _previous_tasks(root, fingerprint, tasks)
+    # the manifest marks a complete RUN/text: remove it while folders change underneath
+    (root / "manifest.json").unlink(missing_ok=True)
+    for t in stale:
+        shutil.rmtree(root / t)  # its <split>.jsonl files live inside it
+    counts: dict[str, dict[str, int]] = {}
     for task in tqdm(tasks, desc="generate", unit="task", disable=not cfg.progress):
         with quiet_fast():
             data = build_task(split, task, cfg, templates[task], users)
@@ -162,19 +233,25 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path, config: Ge
                 save(data[s], task_dir(out_dir, task, s), jsonl)
         counts[task] = {s: len(data[s]) for s in SPLITS}
         del data
+    now = {"seed": cfg.seed, "settings": dataclasses.asdict(cfg), "templates_dirs": [str(d) for d in dirs],
+           "jsonl": jsonl}
     manifest = {
         "format": 1,
         "dataset": split.dataset.name,
-        "tasks": tasks,
+        "split_fingerprint": fingerprint,
+        "tasks": list(kept) + tasks,
         "seed": cfg.seed,
         "splits": list(SPLITS),
-        "counts": counts,
-        "templates": {t: {s: [x.id for x in templates[t] if x.split == s] for s in ("seen", "unseen")}
-                      for t in tasks},
-        "templates_dirs": [str(d) for d in dirs],
-        "settings": dataclasses.asdict(cfg),
+        "counts": {**{t: k["counts"] for t, k in kept.items()}, **counts},
+        "templates": {**{t: k["templates"] for t, k in kept.items()},
+                      **{t: {s: [x.id for x in templates[t] if x.split == s] for s in ("seen", "unseen")}
+                         for t in tasks}},
+        "templates_dirs": now["templates_dirs"],
+        "settings": now["settings"],
         "columns": list(FEATURES),
         "jsonl": jsonl,
+        "generated_with": {**{t: k["generated_with"] for t, k in kept.items()}, **{t: now for t in tasks}},
+        "removed_stale": stale,
     }
     write_json(root / "manifest.json", manifest)
     return manifest

@@ -10,6 +10,7 @@ name or a local directory, loaded with ``AutoModelForSeq2SeqLM``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..errors import RecalignError, nearest
@@ -48,20 +49,59 @@ def build_model(preset_or_name: str, tokenizer):
     return model
 
 
+def looks_like_path(name: str) -> bool:
+    """True for a name meant as a filesystem path, not a Hub id (``org/name``: one slash, no leading dot).
+
+    >>> [looks_like_path(n) for n in ("/tmp/m", "./m", "../m", "~/m", "a/b/c", "google/flan-t5-base", "t5-tiny")]
+    [True, True, True, True, True, False, False]
+    """
+    if name.startswith(("/", "./", "../", "~")) or name in (".", ".."):
+        return True
+    if "/" not in name and os.sep not in name and not (os.altsep and os.altsep in name):
+        return False
+    hub_id = name.count("/") == 1 and not name.startswith(".") and (os.sep == "/" or os.sep not in name)
+    return not hub_id
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (a typo of a preset is within 2; real Hub names like t5-small are not).
+
+    >>> _edit_distance("t5-tinyy", "t5-tiny"), _edit_distance("t5-small", "t5-small-scratch")
+    (1, 8)
+    """
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
 def _load_pretrained(name: str):
+    local = Path(name).expanduser()
+    if not local.exists():
+        if looks_like_path(name):
+            shown = name if str(local) == name or not name.startswith("~") else f"{name} ({local})"
+            raise RecalignError(f"local model directory not found: {shown}", field="model")
+        if "/" not in name and any(_edit_distance(name.lower(), p) <= 2 for p in PRESETS):
+            raise RecalignError(
+                f"unknown preset {name!r}.{nearest(name, PRESETS)} (for a Hub model pass its full name, "
+                f"e.g. google/flan-t5-base; presets: {', '.join(sorted(PRESETS))})", field="model")
     from transformers import AutoModelForSeq2SeqLM
 
-    local = Path(name).expanduser()
     try:
         return AutoModelForSeq2SeqLM.from_pretrained(str(local) if local.exists() else name)
     except (OSError, ValueError) as e:
+        short = name.split("/")[-1]
+        why = str(e).splitlines()[0][:200].rstrip(".")
         raise RecalignError(
-            f"cannot load model {name!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]})."
-            f"{nearest(name, PRESETS)} "
+            f"cannot load model {name!r} ({type(e).__name__}: {why}). "
             "Without network, download it where there is one (e.g. `hf download "
-            f"{name} --local-dir models/{name.split('/')[-1]}`), copy the directory here and pass "
-            f"`model: models/{name.split('/')[-1]}` (or -o model=PATH). Offline presets: "
-            f"{', '.join(sorted(PRESETS))}.", field="model") from None
+            f"{name} --local-dir models/{short}`), copy the directory here and pass "
+            f"`model: models/{short}` (or -o model=PATH); set HF_HUB_OFFLINE=1 to fail fast "
+            f"instead of waiting on Hub retries. Offline presets: {', '.join(sorted(PRESETS))}.",
+            field="model") from None
 
 
 def load_checkpoint(path: str | Path):

@@ -1,0 +1,33 @@
+"""The one table of baselines: add a model here and ``recalign baseline --model`` offers it.
+
+Import-light on purpose (no numpy, no RecBole): the CLI builds its ``--model`` choices from it.
+"""
+from __future__ import annotations
+
+# RecBole models, by how recalign hands them the Split (see runner.write_recbole_files).
+SEQUENTIAL = ("SASRec", "GRU4Rec", "BERT4Rec")
+GENERAL = ("BPR", "Pop")
+MODELS = SEQUENTIAL + GENERAL
+BIAS = "Bias"  # recalign's own user+item bias rating baseline (bias.py)
+CHOICES = MODELS + (BIAS,)
+
+# Defaults chosen by the convergence study (benchmarks/RESULTS.md); any key can be overridden.
+COMMON = {"epochs": 100, "stopping_step": 3, "eval_step": 1, "train_batch_size": 2048,
+          "eval_batch_size": 4096, "learning_rate": 0.001, "seed": 2020}
+MODEL_DEFAULTS = {
+    "SASRec": {"MAX_ITEM_LIST_LENGTH": 20, "n_layers": 2, "n_heads": 2, "hidden_size": 64, "inner_size": 256,
+               "hidden_dropout_prob": 0.5, "attn_dropout_prob": 0.5, "loss_type": "CE"},
+    # lr 0.001 barely moved GRU4Rec off popularity in 4 epochs; 0.005 reached valid NDCG@10 0.114
+    "GRU4Rec": {"MAX_ITEM_LIST_LENGTH": 20, "embedding_size": 64, "hidden_size": 128, "num_layers": 1,
+                "dropout_prob": 0.3, "loss_type": "CE", "learning_rate": 0.005, "stopping_step": 5},
+    "BERT4Rec": {"MAX_ITEM_LIST_LENGTH": 20, "n_layers": 2, "n_heads": 2, "hidden_size": 64, "inner_size": 256,
+                 "mask_ratio": 0.2, "loss_type": "CE"},
+    "BPR": {"embedding_size": 64, "epochs": 300, "stopping_step": 10},
+    "Pop": {"epochs": 1, "stopping_step": 1},
+}
+
+# RecBole settings recalign fixes: they define the Split handed over (benchmark files, fields),
+# the evaluation protocol (full sort, per user, time order), where output goes, and the CPU
+# scoring of full_scores. A user override of one of these is an error, not silently dropped.
+FIXED_KEYS = ("model", "dataset", "data_path", "benchmark_filename", "USER_ID_FIELD", "ITEM_ID_FIELD",
+              "TIME_FIELD", "load_col", "eval_args", "alias_of_item_id", "checkpoint_dir", "use_gpu", "device")
