@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import hashlib
 import json
 import shutil
 from contextlib import contextmanager
@@ -117,16 +116,6 @@ def save(ds: datasets.Dataset, path: Path, jsonl: bool = False) -> None:
         path.with_suffix(".jsonl").unlink(missing_ok=True)
 
 
-def split_fingerprint(split: Split) -> str:
-    """Hash of every (split, user, item) row in order; the same value as
-    ``recalign.eval.metrics.split_fingerprint``."""
-    h = hashlib.sha256()
-    for s in ("train", "valid", "test"):
-        for u, i, _r, _t in split.rows(s):
-            h.update(f"{s}\t{u}\t{i}\n".encode())
-    return h.hexdigest()[:16]
-
-
 def _task_folders(root: Path) -> list[str]:
     """Folders of ``root`` (RUN/text) that hold generated task splits."""
     if not root.is_dir():
@@ -219,6 +208,8 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path, config: Ge
     for t in tasks:
         split_templates(templates[t], t)
     root = Path(out_dir) / "text"
+    from ..eval.metrics import split_fingerprint     # one fingerprint for data, results and text
+
     fingerprint = split_fingerprint(split)
     kept, stale = _previous_tasks(root, fingerprint, tasks)
     # the manifest marks a complete RUN/text: remove it while folders change underneath
