@@ -179,3 +179,15 @@ def test_rating_optional_but_finite(tmp_path):
 
     write_atomic(tmp_path / "w.inter", [("user_id", "token"), ("rating", "float")], [("u", float("nan")), ("v", 2.0)])
     assert (tmp_path / "w.inter").read_text().splitlines() == ["user_id:token\trating:float", "u\t", "v\t2"]
+
+
+def test_items_without_titles_are_noted(tiny_dir):
+    """An item with no title gets its id as title: the dataset says so (ids would reach the text)."""
+    from recalign.data import load_dataset
+
+    assert not any("no title" in n for n in load_dataset(tiny_dir).notes)
+    (tiny_dir / "tiny.item").unlink()
+    ds = load_dataset(tiny_dir)
+    assert ds.notes == ["8 of 8 items have no title (no .item file): their id is used as the title, "
+                        "so ids appear in the text"]
+    assert all(it.title == iid for iid, it in ds.items.items())

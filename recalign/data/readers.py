@@ -70,6 +70,7 @@ def read_atomic_dataset(name_or_path: str | Path) -> Dataset:
     rating_arr = (np.array([np.nan if r is None else r for r in ratings], dtype=np.float64)
                   if ratings is not None else np.full(n, np.nan))
     item_texts: dict[str, tuple[str, dict[str, str]]] = {}
+    titled: set[str] = set()
     item_path = d / f"{name}.item"
     if item_path.is_file():
         icols = read_atomic(item_path, required=("item",), aliases=ITEM_ALIASES)
@@ -87,12 +88,20 @@ def read_atomic_dataset(name_or_path: str | Path) -> Dataset:
             if "genres" in fields:
                 fields["genres"] = ", ".join(fields["genres"].split())
             item_texts[iid] = (raw or iid, fields)
+            if raw and "title" in icols:
+                titled.add(iid)
     used = dict.fromkeys(cols["item"])
     for iid in used:
         item_texts.setdefault(iid, (iid, {}))
+    untitled = sum(1 for i in used if i not in titled)
+    notes = []
+    if untitled:
+        why = "no .item file" if not item_path.is_file() else "no title field or an empty title in the .item file"
+        notes.append(f"{untitled} of {len(used)} items have no title ({why}): their id is used as the title, "
+                     "so ids appear in the text")
     items = build_items({i: item_texts[i] for i in used})
     return Dataset(name, items, np.array(cols["user"], dtype=object), np.array(cols["item"], dtype=object),
-                   np.array(ts, dtype=np.float64), rating_arr)
+                   np.array(ts, dtype=np.float64), rating_arr, notes=notes)
 
 
 def build_items(texts: dict[str, tuple[str, dict[str, str]]]) -> dict[str, Item]:
