@@ -258,3 +258,25 @@ def test_malformed_override_example_fits_the_section():
     assert from_dict(TrainConfig, {}, overrides=["model=t5-tiny"]).model == "t5-tiny"  # the example is valid
     with pytest.raises(RecalignError, match=r"e\.g\. topk=\[5\]"):
         apply_overrides({}, ["=3"], example="topk=[5]")
+
+
+def test_empty_train_splits_load_and_give_a_clear_error(tmp_path):
+    """Users with 3 interactions leave every train split empty: it loads back (0 rows, all
+    columns) and training says why instead of failing inside datasets."""
+    from recalign.data import leave_one_out, load_dataset
+    from recalign.errors import RecalignError
+    from recalign.generators import generate, load_task_data
+    from recalign.t5_finetune.config import MixtureSpec
+    from recalign.t5_finetune.data import load_mixture
+
+    d = tmp_path / "mini"
+    d.mkdir()
+    rows = "".join(f"{u}\t{i}\t{t}\n" for u in ("1", "2") for t, i in enumerate("abc", 1))
+    (d / "mini.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n" + rows)
+    run = tmp_path / "run"
+    generate(leave_one_out(load_dataset(d)), ["retrieval", "bpr"], run)
+    empty = load_task_data(run, "retrieval", "train")
+    assert len(empty) == 0 and {"input", "target", "user", "rating"} <= set(empty.column_names)
+    assert len(load_task_data(run, "retrieval", "test")) == 2
+    with pytest.raises(RecalignError, match=r"no training examples: the train split of every task \(retrieval, bpr\)"):
+        load_mixture(MixtureSpec(tasks=["retrieval", "bpr"]), run)

@@ -265,4 +265,8 @@ def load_task_data(run_dir: str | Path, task: str, split: str) -> datasets.Datas
             if (Path(run_dir) / "text").is_dir() else []
         raise RecalignError(f"task {task!r} was not generated here (have: {', '.join(have) or 'none'})."
                             f"{nearest(task, have)}", path=d)
+    state = d / "state.json"
+    if state.is_file() and not json.loads(state.read_text()).get("_data_files"):
+        # an empty split is saved without any Arrow file, which load_from_disk cannot read back
+        return datasets.Dataset.from_dict({k: [] for k in FEATURES}, features=FEATURES)
     return datasets.load_from_disk(str(d))

@@ -52,6 +52,16 @@ def load_mixture(spec: MixtureSpec, run_dir: str | Path, seed: int = 0):
     """The shuffled training mixture (``recalign.generators.mixture.mix``)."""
     tasks = resolve_tasks(spec, run_dir)
     parts = {t: load_task(run_dir, t, "train") for t in tasks}
+    empty = [t for t, d in parts.items() if len(d) == 0]
+    if len(empty) == len(parts):
+        raise RecalignError(f"no training examples: the train split of every task ({', '.join(tasks)}) is "
+                            "empty — the users' train sequences are too short for these tasks (filter "
+                            "with --user-k, or use a dataset with longer histories)",
+                            path=Path(run_dir) / "text")
+    if empty:
+        log.warning("no training examples for %s: left out of the mixture", ", ".join(empty))
+        parts = {t: d for t, d in parts.items() if len(d)}
+        tasks = list(parts)
     try:
         from ..generators.mixture import MixtureConfig, mix
     except ImportError:  # generators not installed: every example once, shuffled

@@ -78,7 +78,11 @@ def _edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-def _load_pretrained(name: str):
+def check_model_name(name: str) -> None:
+    """Fail at once, before any data is loaded or a Hub call is made, on a local path that does
+    not exist or a misspelt preset; a preset, an existing directory or a Hub id passes."""
+    if is_preset(name):
+        return
     local = Path(name).expanduser()
     if not local.exists():
         if looks_like_path(name):
@@ -88,6 +92,11 @@ def _load_pretrained(name: str):
             raise RecalignError(
                 f"unknown preset {name!r}.{nearest(name, PRESETS)} (for a Hub model pass its full name, "
                 f"e.g. google/flan-t5-base; presets: {', '.join(sorted(PRESETS))})", field="model")
+
+
+def _load_pretrained(name: str):
+    check_model_name(name)
+    local = Path(name).expanduser()
     from transformers import AutoModelForSeq2SeqLM
 
     try:

@@ -27,7 +27,7 @@ from .collator import Seq2SeqCollator
 from .config import TrainConfig
 from .data import load_eval_sets, load_mixture, tokenize, tokenizer_texts
 from .ds import resolve_deepspeed, single_process_env
-from .models import build_model, is_preset
+from .models import build_model, check_model_name, is_preset
 from .tokenizer import load_tokenizer, train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
     from transformers import set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
+    check_model_name(cfg.model)
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     if cfg.deepspeed:
