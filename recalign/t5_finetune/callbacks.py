@@ -59,7 +59,7 @@ class BudgetProgress(ProgressCallback):
         if state.is_world_process_zero:
             self.training_bar = tqdm(total=int(round(self.seconds)), unit="s", desc="train (time budget)",
                                      dynamic_ncols=True,
-                                     bar_format="{desc}: {percentage:3.0f}%|{bar}| {n}/{total} s {postfix}")
+                                     bar_format="{desc}: {percentage:3.0f}%|{bar}| {n}/{total} s{postfix}")
 
     def on_step_end(self, args, state, control, **kw):
         if state.is_world_process_zero and self.training_bar is not None:
