@@ -65,3 +65,30 @@ def test_compare_wandb_offline_run_is_complete_on_return(tmp_path, monkeypatch):
     (log,) = (tmp_path / "r").rglob("offline-run-*/run-*.wandb")
     raw = log.read_bytes()
     assert len(raw) > 7 and b"comparison" in raw and b"compare" in raw, raw[:80]
+
+
+def test_wandb_mode_never_waits_on_a_network(monkeypatch):
+    """No key → offline; a key but an unreachable server → offline (wandb would retry ~100 s and
+    raise); the user's WANDB_MODE always wins."""
+    import socket
+
+    from recalign.wandb_io import offline_unless_reachable
+
+    for k in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_BASE_URL"):
+        monkeypatch.delenv(k, raising=False)
+    assert offline_unless_reachable() == "offline"
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    with socket.socket() as s:                      # a port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{port}")
+    assert offline_unless_reachable() == "offline"
+    monkeypatch.delenv("WANDB_MODE")
+    with socket.socket() as srv:                    # a server that accepts connections
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{srv.getsockname()[1]}")
+        assert offline_unless_reachable() == "online"
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert offline_unless_reachable() == "disabled"

@@ -11,7 +11,7 @@ import click
 @click.option("--ablation/--no-ablation", default=None,
               help="Also train the recommendation tasks alone under the same budget.")
 @click.option("--report-to", type=click.Choice(["wandb", "none"]), default=None,
-              help="Log training and the comparison to wandb (offline without an API key).")
+              help="Log training and the comparison to wandb (offline without an API key or a reachable server).")
 @click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Config override, e.g. -o train.max_steps=100 (repeatable).")
 def run_cmd(config, run_dir, ablation, report_to, overrides) -> None:

@@ -14,7 +14,7 @@ import click
 @click.option("--deepspeed", default=None, metavar="zero2|zero3|FILE.json",
               help="Train through DeepSpeed with a shipped ZeRO config or your own JSON.")
 @click.option("--report-to", type=click.Choice(["wandb", "none"]), default=None,
-              help="wandb (offline unless WANDB_API_KEY is set) or none; JSON-lines logs are always written.")
+              help="wandb (offline without an API key or a reachable server) or none; JSON-lines logs are always written.")
 @click.option("--local_rank", "--local-rank", "local_rank", type=int, default=None, hidden=True,
               help="Set by the deepspeed launcher (the rank is read from LOCAL_RANK).")
 def train_cmd(config_path: str, run_dir: str, overrides: tuple[str, ...], deepspeed: str | None,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 from ..atomic import atomic_path, write_json, write_text
@@ -256,12 +255,14 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False) ->
 def _log_wandb(header, rows, out: Path) -> None:
     import wandb
 
-    os.environ.setdefault("WANDB_MODE", "offline")
+    from ..wandb_io import offline_unless_reachable
+
+    offline_unless_reachable()
     run = wandb.init(project="recalign", job_type="compare", dir=str(out), reinit=True)
     try:
         run.log({"comparison": wandb.Table(columns=header, data=[list(r) for r in rows],
                                               allow_mixed_types=True)})
     finally:
-        from ..wandb_flush import finish_wandb
+        from ..wandb_io import finish_wandb
 
         finish_wandb(run)

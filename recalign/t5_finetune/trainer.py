@@ -134,8 +134,9 @@ def _bf16(setting) -> bool:
 def _wandb_env(run: Path, project: str) -> None:
     os.environ["WANDB_DIR"] = str(run.resolve())       # this run's files under RUN/wandb
     os.environ.setdefault("WANDB_PROJECT", project)
-    if not os.environ.get("WANDB_API_KEY") and "WANDB_MODE" not in os.environ:
-        os.environ["WANDB_MODE"] = "offline"        # never waits for a network
+    from ..wandb_io import offline_unless_reachable
+
+    offline_unless_reachable()                      # never waits for a network
     (run / "wandb").mkdir(parents=True, exist_ok=True)
 
 
@@ -250,7 +251,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
         })
         replace_dir(tmp, out)
     if "wandb" in cfg.report_to:
-        from ..wandb_flush import finish_wandb
+        from ..wandb_io import finish_wandb
 
         finish_wandb()                       # the offline run is complete on disk when we return
     return out
