@@ -57,12 +57,17 @@ def model_config(model: str, overrides: dict | None = None) -> dict:
         raise RecalignError(f"unknown baseline {model!r}; choose from {', '.join(MODELS)}.{nearest(model, MODELS)}",
                             field="model")
     overrides = dict(overrides or {})
-    for k in overrides:
+    reject_fixed(overrides)
+    return {**COMMON, **MODEL_DEFAULTS.get(model, {}), **overrides}
+
+
+def reject_fixed(hp: dict) -> None:
+    """Raise on the first key of ``hp`` that recalign fixes (``FIXED_KEYS``)."""
+    for k in hp:
         if k in FIXED_KEYS:
             raise RecalignError("recalign fixes this RecBole setting (it defines the Split handed over, the "
                                 "evaluation protocol, the output directory or the CPU scoring); it cannot be "
                                 f"overridden. Fixed keys: {', '.join(FIXED_KEYS)}", field=k)
-    return {**COMMON, **MODEL_DEFAULTS.get(model, {}), **overrides}
 
 
 def cap_topk(topk, n_items: int) -> list[int]:
@@ -121,9 +126,7 @@ def recbole_config_dict(model: str, hp: dict, data_path: Path, ckpt_dir: Path, n
         "eval_args": {"group_by": "user", "order": "TO", "mode": "full"},
         "checkpoint_dir": str(ckpt_dir), "use_gpu": False, "device": "cpu",
     }
-    bad = sorted(set(hp) & set(fixed))
-    if bad:
-        model_config(model, {k: hp[k] for k in bad})  # raises the error naming the key
+    reject_fixed(hp)
     cfg = {**defaults, **{k: v for k, v in hp.items() if k not in ("time_budget_s",)}, **fixed}
     if n_items is not None:
         cfg["topk"] = cap_topk(cfg["topk"], n_items)

@@ -51,6 +51,11 @@ def write_split(split: Split, data_dir: str | Path, source: dict | None = None) 
     return d
 
 
+def _shown(given, path) -> str:
+    """``'ml-100k' (/…/ml-100k)``: the dataset as given, plus its directory when that differs."""
+    return repr(str(given)) + ("" if Path(str(given)).resolve() == Path(path).resolve() else f" ({path})")
+
+
 def check_source(run_dir: str | Path, dataset: str | Path) -> None:
     """Raise unless ``RUN/data`` was prepared from ``dataset`` (a name or directory).
 
@@ -66,9 +71,7 @@ def check_source(run_dir: str | Path, dataset: str | Path) -> None:
     src = meta.get("source") or {}
     if "path" in src:
         same = Path(src["path"]).resolve() == path.resolve()
-        def show(given, p):
-            return repr(str(given)) + ("" if Path(str(given)).resolve() == Path(p).resolve() else f" ({p})")
-        was, now = show(src.get("dataset", meta["name"]), src["path"]), show(dataset, path.resolve())
+        was, now = _shown(src.get("dataset", meta["name"]), src["path"]), _shown(dataset, path.resolve())
     else:
         same = name == meta.get("name")
         was, now = repr(meta.get("name")), f"{str(dataset)!r} (name {name!r})"

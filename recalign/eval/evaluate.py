@@ -30,7 +30,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from ..atomic import write_jsonl
 from ..errors import RecalignError, nearest
@@ -76,10 +76,6 @@ def _one_per_user(ds, users: set[str] | None) -> tuple[list[dict], int]:
     return rows, extra
 
 
-def _write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    write_jsonl(path, records)
-
-
 def _by_template(rows, metric, keys) -> dict[str, dict]:
     """``metric(indices) -> dict`` per template id of ``rows`` (``_template_id``), keeping ``keys`` and
     ``users``: which wording the model copes with (one template may fail where others work)."""
@@ -117,10 +113,10 @@ def _retrieval(model, tok, rows, split, which, trie, *, beam, length_penalty, ba
                                   length_penalty=length_penalty, batch_size=batch_size, progress=progress)
     wall = time.perf_counter() - t0
     ranked = [[i for i, _ in x] for x in res]
-    m = ranking_metrics(Ranking(users, ranked, targets), ks=[k for k in KS if k <= beam] or [beam])
+    ks = [k for k in KS if k <= beam] or [beam]
+    m = ranking_metrics(Ranking(users, ranked, targets), ks=ks)
     m.update(beam=beam, length_penalty=length_penalty, ranked_mean=sum(map(len, ranked)) / max(1, len(ranked)),
              targets_in_history=in_hist, wall_s=round(wall, 2), users_per_s=round(len(rows) / wall, 3) if wall else None)
-    ks = [k for k in KS if k <= beam] or [beam]
     k = 10 if 10 in ks else ks[-1]
     m["by_template"] = _by_template(rows, lambda ix: ranking_metrics(
         Ranking([users[i] for i in ix], [ranked[i] for i in ix], [targets[i] for i in ix]), ks=[k]),
@@ -129,7 +125,7 @@ def _retrieval(model, tok, rows, split, which, trie, *, beam, length_penalty, ba
     recs = [{"user": u, "target": t, "rank": (rk.index(t) + 1 if t in rk else None), "ranked": rk,
              "scores": [round(s, 5) for _, s in x], "masked": len(mk)}
             for u, t, rk, x, mk in zip(users, targets, ranked, res, masks)]
-    _write_jsonl(out_dir / f"predictions_retrieval_{data_split}.jsonl", recs)
+    write_jsonl(out_dir / f"predictions_retrieval_{data_split}.jsonl", recs)
     if exact:
         t0 = time.perf_counter()
         ex = exact_rankings(model, tok, [r["input"] for r in rows], trie, exs, top_k=max(KS, default=20),
@@ -141,7 +137,7 @@ def _retrieval(model, tok, rows, split, which, trie, *, beam, length_penalty, ba
                   wall_s=round(wall, 2), users_per_s=round(len(rows) / wall, 3) if wall else None,
                   method="every non-masked title scored by sum of token log-probs (no length penalty)")
         out["retrieval_exact"] = me
-        _write_jsonl(out_dir / f"predictions_retrieval_exact_{data_split}.jsonl",
+        write_jsonl(out_dir / f"predictions_retrieval_exact_{data_split}.jsonl",
                      [{"user": u, "target": t, "rank": (rk.index(t) + 1 if t in rk else None), "ranked": rk,
                        "scores": [round(s, 5) for _, s in x]} for u, t, rk, x in zip(users, targets, er, ex)])
     return out
@@ -176,7 +172,7 @@ def _ranking(model, tok, rows, split, *, batch_size, progress, out_dir: Path, da
     m.update(candidates=n_c, users=m_raw["users"],
              scores="hr@K/ndcg@5: sum of token log-probs (raw); *_lennorm: mean log-prob per token",
              wall_s=round(wall, 2), users_per_s=round(len(rows) / wall, 3) if wall else None)
-    _write_jsonl(out_dir / f"predictions_ranking_{data_split}.jsonl",
+    write_jsonl(out_dir / f"predictions_ranking_{data_split}.jsonl",
                  [{"user": u, "target": t, "candidates": c, "ranked_raw": a, "ranked_lennorm": b,
                    "logp": [round(float(x), 5) for x in s.logp], "n_tokens": s.n_tokens.tolist()}
                   for u, t, c, a, b, s in zip(users, targets, cands, raw, norm, sc)])
@@ -205,7 +201,8 @@ def _rating(model, tok, rows, split, *, batch_size, progress, out_dir: Path, dat
     true = [float(r["rating"]) for r in rows]
     m, parsed = rating_report(answers, true, scale=scale, fallback=fallback)
     m.update(wall_s=round(wall, 2))
-    values = sorted(set(train.tolist())) if 0 < len(set(train.tolist())) <= 20 else None
+    values = sorted(set(train.tolist()))
+    values = values if 0 < len(values) <= 20 else None
     exp = top = probs = [None] * len(rows)
     if values:       # a discrete scale: also score every value (no parsing, every user answered)
         exp, top, probs = scored_ratings(model, tok, [r["input"] for r in rows], values,
@@ -216,7 +213,7 @@ def _rating(model, tok, rows, split, *, batch_size, progress, out_dir: Path, dat
         m["by_template"] = _by_template(rows, lambda ix: {
             "rmse_expected": rating_metrics([exp[i] for i in ix], [true[i] for i in ix])["rmse"],
             "unparsable": sum(parsed[i] is None for i in ix)}, ["rmse_expected", "unparsable"])
-    _write_jsonl(out_dir / f"predictions_rating_{data_split}.jsonl",
+    write_jsonl(out_dir / f"predictions_rating_{data_split}.jsonl",
                  [{"user": str(r["user"]), "item": str(r["target_item"]), "true": t, "answer": a, "parsed": p,
                    "expected": e, "argmax": b, "probs": q}
                   for r, t, a, p, e, b, q in zip(rows, true, answers, parsed, exp, top, probs)])

@@ -81,11 +81,10 @@ def scored_ratings(model, tokenizer, inputs: Sequence[str], values: Sequence[flo
 
     from ..generators.sampling import fmt_rating
     from .scoring import score_token_ids
+    from .trie import item_token_ids
 
     values = [float(v) for v in values]
-    texts = [fmt_rating(v) for v in values]
-    eos = tokenizer.eos_token_id
-    ids = [[i for i in x if i != eos] for x in tokenizer(text_target=texts, add_special_tokens=True)["input_ids"]]
+    ids = list(item_token_ids({str(k): fmt_rating(v) for k, v in enumerate(values)}, tokenizer).values())
     sc = score_token_ids(model, tokenizer, inputs, [ids] * len(inputs), user_batch_size=batch_size,
                          max_input_length=max_input_length, progress=progress, desc="rating (scored)")
     v = np.asarray(values)

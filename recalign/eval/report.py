@@ -255,7 +255,7 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False) ->
 def _log_wandb(header, rows, out: Path) -> None:
     import wandb
 
-    from ..wandb_io import offline_unless_reachable
+    from ..wandb_io import finish_wandb, offline_unless_reachable
 
     offline_unless_reachable()
     run = wandb.init(project="recalign", job_type="compare", dir=str(out), reinit=True)
@@ -263,6 +263,4 @@ def _log_wandb(header, rows, out: Path) -> None:
         run.log({"comparison": wandb.Table(columns=header, data=[list(r) for r in rows],
                                               allow_mixed_types=True)})
     finally:
-        from ..wandb_io import finish_wandb
-
         finish_wandb(run)
