@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from .atomic import write_text
+from .atomic_io import write_text
 from .errors import RecalignError, nearest
 
 T = TypeVar("T")
@@ -72,6 +72,8 @@ def from_dict(cls: type[T], data: dict | None, overrides=(), where: str = "") ->
     data = apply_overrides(data or {}, overrides, example=_example(cls) if overrides else None)
     if not isinstance(data, dict):
         raise RecalignError(f"expected a mapping for {where or cls.__name__}, got {data!r}")
+    if hasattr(cls, "normalize_keys"):   # a section may map shorthand keys first (TrainConfig: flat trainer keys)
+        data = cls.normalize_keys(data, where)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}

@@ -2,11 +2,19 @@
 
 prepare → generate → train → evaluate (seen and unseen templates) → baselines → compare.
 
-Each stage skips work already done in the run directory (its completion marker is
-written last, atomically), prints where its outputs are, and records its wall time
-in ``RUN/timings.json``. ``ablation: true`` also trains the recommendation tasks
-alone (``RUN/ablation/rec-only``) under the same budget and evaluates it into
-``RUN/results/<name>-rec-only``, so the table shows both side by side.
+The whole run holds the run directory's lock (``RunDir.lock``). A stage is skipped only when
+it finished *from the same inputs and settings*: prepare compares ``RUN/data/split.json``'s
+recorded source with ``data:``; generate compares the manifest (split fingerprint, settings,
+template fingerprints, tasks) with ``generate:``; train, evaluate and the baselines compare
+their completion marker (``RUN/stages/<stage>.json``: a fingerprint of the inputs they were
+made from — the manifest, the trained model, the data, their section of the config — and of
+the output they wrote). When a finished stage was made from anything else, the run refuses
+with one line naming what changed (it never reports "already done" on stale data, and it
+never deletes work): use a new run directory, or delete that stage's output to redo it.
+``run_config.yaml`` is written only once the stages agree, just before the first one works.
+Each stage's wall time goes to ``RUN/timings.json``. ``ablation: true`` also trains the
+recommendation tasks alone (``RUN/ablation/rec-only``) under the same budget and evaluates it
+into ``RUN/results/<name>-rec-only``, so the table shows both side by side.
 
 >>> from recalign.pipeline import load_run_config, run
 >>> cfg = load_run_config("configs/ml100k-cpu.yaml", overrides=["train.max_steps=50"])  # doctest: +SKIP
@@ -14,16 +22,20 @@ alone (``RUN/ablation/rec-only``) under the same budget and evaluates it into
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .atomic import write_json
-from .config import from_dict, read_yaml, save_config
+from .atomic_io import write_json
+from .config import from_dict, read_yaml, save_config, to_dict
+from .data import format_stats, split_stats
+from .data.readers import resolve_dataset_dir
 from .errors import RecalignError
+from .run_dir import RunDir, changes, fingerprint
+from .tasks import GenerateConfig
 
 REC_TASKS = ("retrieval", "ranking", "rating")
 AUX_TASKS = ("mim", "mlm", "bpr")
@@ -43,14 +55,19 @@ class DataConfig:
 
 @dataclass
 class EvaluateConfig:
+    """The keyword arguments of ``recalign.eval.evaluate.evaluate`` (besides the run and model)."""
+
     split: str = _h("test or valid.", default="test")
     tasks: list = _h("Tasks to evaluate.", default_factory=lambda: list(REC_TASKS))
     templates: list = _h("Template sets: seen and/or unseen.", default_factory=lambda: ["seen", "unseen"])
     beam: int = _h("Beam size of trie-constrained retrieval.", default=20)
     length_penalty: float = _h("0.0 ranks titles by their true probability.", default=0.0)
-    batch_size: int = _h("Users per batch.", default=32)
-    max_users: Optional[int] = _h("Evaluate the first N users only (None = all).", default=None)
+    max_users: Optional[int] = _h("Evaluate the first N users only (None = all); such rows are marked in the "
+                                  "comparison.", default=None)
+    batch_size: int = _h("Users per batch.", default=16)
+    exact: bool = _h("Also rank every title by log-likelihood (small catalogues).", default=False)
     name: str = _h("Result name of the fine-tuned model.", default="recalign-t5")
+    progress: bool = _h("Progress bars.", default=True)
 
 
 @dataclass
@@ -79,136 +96,198 @@ class RunConfig:
         self.generate.setdefault("tasks", list(REC_TASKS + AUX_TASKS))
 
 
-def load_run_config(path: str | Path | None = None, overrides=(), **kw) -> RunConfig:
-    """Read a run YAML (or defaults), apply ``key=value`` overrides, validate every section."""
+def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: str | None = None,
+                    ablation: bool | None = None, report_to: list | None = None) -> RunConfig:
+    """Read a run YAML (or defaults), apply ``key=value`` overrides, validate every section.
+
+    ``report_to`` (the CLI's ``--report-to``) sets every wandb use at once: the comparison and
+    the train section's ``report_to`` (``[]`` turns all of them off).
+    """
     data = read_yaml(path) if path else {}
     try:
         cfg = from_dict(RunConfig, data, overrides)
     except RecalignError as e:
         raise RecalignError(e.message, path=path, field=e.field) from None
-    for k, v in kw.items():
-        if v is not None:
-            setattr(cfg, k, v)
+    if run_dir is not None:
+        cfg.run_dir = str(run_dir)
+    if ablation is not None:
+        cfg.ablation = ablation
+    if report_to is not None:
+        cfg.report_to = list(report_to)
+        cfg.train["report_to"] = list(report_to)
     generate_config(cfg), train_config(cfg)  # fail early, before any work
     return cfg
 
 
-def generate_config(cfg: RunConfig):
-    from .generators import GenerateConfig
-
+def generate_config(cfg: RunConfig) -> GenerateConfig:
     return from_dict(GenerateConfig, {k: v for k, v in cfg.generate.items() if k != "tasks"},
                      where="generate.")
 
 
 def train_config(cfg: RunConfig, tasks=None):
-    from .t5_finetune import TrainConfig
+    from .t5_finetune import TrainConfig  # t5_finetune's package is light; keeps `import recalign.pipeline` fast
 
     d = dict(cfg.train)
     mix = dict(d.get("mixture") or {})
     mix["tasks"] = list(tasks or mix.get("tasks") or cfg.generate["tasks"])
     d["mixture"] = mix
-    if cfg.report_to and "report_to" not in cfg.train:
+    if "report_to" not in cfg.train:
         d["report_to"] = list(cfg.report_to)
     return from_dict(TrainConfig, d, where="train.")
 
 
 class Stages:
-    """Runs named stages once each, timing them into RUN/timings.json."""
+    """Runs named stages once each (see the module docstring), timing them into RUN/timings.json.
 
-    def __init__(self, run_dir: Path, echo: Callable[[str], None] = print) -> None:
-        self.run_dir, self.echo = run_dir, echo
-        self.path = run_dir / "timings.json"
-        self.timings = json.loads(self.path.read_text()) if self.path.is_file() else {}
+    ``run_config`` is written by the first stage that does any work (after every earlier
+    stage agreed with the config), so a refused run leaves the recorded config alone.
+    """
 
-    def __call__(self, name: str, done: Path, fn: Callable[[], object], where: str | Path) -> None:
-        if done.exists():
+    def __init__(self, run: RunDir, cfg: RunConfig, echo: Callable[[str], None] = print) -> None:
+        self.run, self.cfg, self.echo = run, cfg, echo
+        self.timings = json.loads(run.timings.read_text()) if run.timings.is_file() else {}
+        self.config_saved = False
+
+    def save_config(self) -> None:
+        if not self.config_saved:
+            save_config(self.cfg, self.run.run_config)
+            self.config_saved = True
+
+    def refuse(self, name: str, output: Path, why: str) -> RecalignError:
+        return RecalignError(f"[{name}] {output} was {why}: use a new --run-dir, or delete {output} to redo "
+                             "this stage", path=self.run.root)
+
+    def __call__(self, name: str, output: Path, fn: Callable[[], object], where: Path,
+                 inputs: dict | None = None, recorded: dict | None = None) -> None:
+        """Run ``fn`` unless ``output`` exists and was made from ``inputs``.
+
+        ``recorded``: what the output itself records about its inputs (compared with ``inputs``
+        directly); otherwise the stage marker's fingerprint is compared and rewritten after ``fn``.
+        """
+        if output.exists():
+            if recorded is not None:
+                why = "done" if recorded == inputs else "made from other inputs (" + changes(recorded, inputs) + ")"
+            else:
+                why = self.run.stage_state(name, inputs or {}, output)
+            if why != "done":
+                raise self.refuse(name, output, why)
             self.echo(f"[{name}] already done → {where}")
             return
+        self.save_config()
         self.echo(f"[{name}] running …")
         t0 = time.time()
         fn()
         dt = round(time.time() - t0, 1)
+        if recorded is None:
+            self.run.mark_done(name, inputs or {}, output)
         self.timings[name] = dt
-        write_json(self.path, self.timings)
+        write_json(self.run.timings, self.timings)
         self.echo(f"[{name}] done in {dt:.0f} s → {where}")
 
 
-def _link_shared(variant: Path, run_dir: Path) -> None:
-    """A variant directory sees the run's data and text through symlinks."""
-    variant.mkdir(parents=True, exist_ok=True)
-    for sub in ("data", "text"):
-        link = variant / sub
-        if not link.exists():
-            os.symlink(os.path.relpath(run_dir / sub, variant), link)
+def prepare_inputs(d: DataConfig) -> dict:
+    """What ``RUN/data/split.json`` must record (``source``) for the prepared data to be this config's."""
+    _, path = resolve_dataset_dir(d.dataset)
+    return {"path": str(path.resolve()), "user_k": d.user_k, "item_k": d.item_k,
+            "min_interactions": d.min_interactions}
+
+
+def recorded_source(run: RunDir) -> dict:
+    src = json.loads(run.split_meta.read_text()).get("source") or {}
+    return {k: src.get(k) for k in ("path", "user_k", "item_k", "min_interactions")}
+
+
+def generate_inputs(split_fp: str, gcfg: GenerateConfig, tasks: list[str]) -> dict:
+    from .materialize import templates_fingerprint
+
+    return {"split_fingerprint": split_fp, "settings": dataclasses.asdict(gcfg), "tasks": sorted(tasks),
+            "templates_fingerprint": templates_fingerprint(tasks)}
+
+
+def recorded_generate(run: RunDir, tasks: list[str]) -> dict:
+    m = run.manifest()
+    listed = [t for t in tasks if t in m.get("tasks", [])]
+    return {"split_fingerprint": m.get("split_fingerprint"), "settings": m.get("settings"), "tasks": sorted(listed),
+            "templates_fingerprint": {t: (m.get("templates_fingerprint") or {}).get(t) for t in tasks}}
+
+
+def file_fingerprint(path: Path) -> str:
+    return fingerprint(path.read_text(encoding="utf-8")) if path.is_file() else "<missing>"
 
 
 def run(cfg: RunConfig, echo: Callable[[str], None] = print) -> dict:
-    """Run every stage of the main job; returns the comparison (see ``eval.report.compare``)."""
-    from .data import format_stats, load_split, prepare, split_stats
+    """Run every stage of the main job under the run directory's lock; returns the comparison
+    (see ``eval.report.compare``)."""
+    run_dir = RunDir(cfg.run_dir)
+    with run_dir.lock("run"):
+        return _run(cfg, run_dir, echo)
 
-    run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "run_config.yaml")
-    stage = Stages(run_dir, echo)
+
+def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
+    from .eval.metrics import split_fingerprint  # TODO(H1): recalign.data.fingerprint once it moves there
+    from .eval.report import compare
+    from .materialize import generate
+
+    stage = Stages(run_dir, cfg, echo)
     d = cfg.data
-
-    stage("prepare", run_dir / "data" / "split.json",
-          lambda: prepare(d.dataset, run_dir, d.user_k, d.item_k, d.min_interactions), run_dir / "data")
-    split = load_split(run_dir)
+    want = prepare_inputs(d)
+    stage("prepare", run_dir.split_meta,
+          lambda: run_dir.ensure_split(d.dataset, d.user_k, d.item_k, d.min_interactions), run_dir.data,
+          inputs=want, recorded=recorded_source(run_dir) if run_dir.has_split() else None)
+    split = run_dir.split()
     echo(format_stats(split_stats(split)))
 
-    def _generate():
-        from .generators import generate
+    tasks = list(cfg.generate["tasks"])
+    gcfg = generate_config(cfg)
+    gen_in = generate_inputs(split_fingerprint(split), gcfg, tasks)
+    stage("generate", run_dir.manifest_path, lambda: generate(split, tasks, run_dir, gcfg), run_dir.text,
+          inputs=gen_in, recorded=recorded_generate(run_dir, tasks) if run_dir.has_manifest() else {})
 
-        generate(split, cfg.generate["tasks"], run_dir, generate_config(cfg))
-
-    stage("generate", run_dir / "text" / "manifest.json", _generate, run_dir / "text")
-
-    variants = [("", run_dir, list(cfg.generate["tasks"]))]
+    variants = [("", run_dir, tasks)]
     if cfg.ablation:
-        rec = [t for t in cfg.generate["tasks"] if t in REC_TASKS]
-        if rec == list(cfg.generate["tasks"]):
+        rec = [t for t in tasks if t in REC_TASKS]
+        if rec == tasks:
             raise RecalignError("ablation needs auxiliary tasks (mim, mlm, bpr) in generate.tasks", field="ablation")
-        _link_shared(run_dir / "ablation" / "rec-only", run_dir)
-        variants.append(("-rec-only", run_dir / "ablation" / "rec-only", rec))
+        variants.append(("-rec-only", run_dir.variant("rec-only"), rec))
 
-    from .t5_finetune import train
+    from .t5_finetune import train  # lazy: transformers
 
-    for suffix, vdir, tasks in variants:
-        tcfg = train_config(cfg, tasks)
-        stage(f"train{suffix}", vdir / "model" / "recalign_train.json", lambda: train(tcfg, vdir), vdir / "model")
+    manifest_fp = file_fingerprint(run_dir.manifest_path)
+    for suffix, vdir, vtasks in variants:
+        tcfg = train_config(cfg, vtasks)
+        stage(f"train{suffix}", vdir.train_info, lambda: train(tcfg, vdir.root), vdir.model,
+              inputs={"manifest": manifest_fp, "train": to_dict(tcfg)})
 
-    from .eval.evaluate import evaluate
+    from .eval.evaluate import evaluate  # lazy: torch
 
     e = cfg.evaluate
     for suffix, vdir, _ in variants:
         name = e.name + suffix
-        tasks = [t for t in e.tasks if t in cfg.generate["tasks"]]
-        stage(f"evaluate{suffix}", run_dir / "results" / name / "metrics.json",
-              lambda: evaluate(run_dir, e.split, vdir / "model", tasks=tasks, templates=e.templates,
-                               beam=e.beam, length_penalty=e.length_penalty, batch_size=e.batch_size,
-                               max_users=e.max_users, name=name),
-              run_dir / "results" / name)
+        kw = {**dataclasses.asdict(e), "name": name, "tasks": [t for t in e.tasks if t in tasks]}
+        stage(f"evaluate{suffix}", run_dir.metrics(name),
+              lambda: evaluate(run_dir.root, model_dir=vdir.model, **kw), run_dir.result(name),
+              inputs={"manifest": manifest_fp, "model": file_fingerprint(vdir.train_info),
+                      "evaluate": {k: v for k, v in kw.items() if k != "progress"}})
 
-    from .baselines import run_baseline
+    from .baselines import run_baseline, run_bias_baseline
 
     b = cfg.baselines
+    data_fp = run_dir.data_fingerprint()
     for model in b.models:
-        stage(f"baseline-{model}", run_dir / "results" / model / "metrics.json",
-              lambda: run_baseline(run_dir, model, overrides=(b.overrides or {}).get(model),
-                                   time_budget_s=b.time_budget_s), run_dir / "results" / model)
+        hp = (b.overrides or {}).get(model)
+        stage(f"baseline-{model}", run_dir.metrics(model),
+              lambda: run_baseline(run_dir.root, model, overrides=hp, time_budget_s=b.time_budget_s),
+              run_dir.result(model),
+              inputs={"data": data_fp, "manifest": manifest_fp, "overrides": hp, "time_budget_s": b.time_budget_s})
     if b.rating_baseline:
-        from .baselines import run_bias_baseline
+        stage("baseline-rating", run_dir.metrics("UserItemBias"), lambda: run_bias_baseline(run_dir.root),
+              run_dir.result("UserItemBias"), inputs={"data": data_fp, "manifest": manifest_fp})
 
-        stage("baseline-rating", run_dir / "results" / "UserItemBias" / "metrics.json",
-              lambda: run_bias_baseline(run_dir), run_dir / "results" / "UserItemBias")
-
-    from .eval.report import compare
-
+    stage.save_config()
     t0 = time.time()
-    out = compare([run_dir], wandb="wandb" in cfg.report_to)
+    out = compare([run_dir.root], wandb="wandb" in cfg.report_to)
     stage.timings["compare"] = round(time.time() - t0, 1)
-    write_json(stage.path, stage.timings)
+    write_json(run_dir.timings, stage.timings)
     echo("")
     echo(out["markdown"])
     echo(f"report: {out['paths']['markdown']}")

@@ -96,7 +96,7 @@ def test_prepare_roundtrip(tmp_path, tiny_dir):
 
 
 def test_atomic_write_leaves_nothing_on_crash(tmp_path):
-    from recalign.atomic import atomic_path
+    from recalign.atomic_io import atomic_path
 
     target = tmp_path / "out.txt"
     with pytest.raises(RuntimeError):

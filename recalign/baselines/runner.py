@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_json
+from ..atomic_io import write_json
 from ..data import Split, load_split, split_stats
 from ..data.atomic_files import write_atomic
 from ..errors import RecalignError, nearest

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..atomic import atomic_path
+from ..atomic_io import atomic_path
 from ..errors import RecalignError
 
 TYPES = ("token", "token_seq", "float", "float_seq")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_json
+from ..atomic_io import write_json
 from ..errors import RecalignError
 from .atomic_files import read_atomic, write_atomic
 from .dataset import Dataset, Item

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ..atomic import write_jsonl
+from ..atomic_io import write_jsonl
 from ..errors import RecalignError, nearest
 from .decode import DEFAULT_BEAM, DEFAULT_LENGTH_PENALTY, constrained_beam_search
 from .trie import TitleTrie

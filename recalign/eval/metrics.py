@@ -39,7 +39,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..atomic import write_jsonl
+from ..atomic_io import write_jsonl
 from ..errors import RecalignError
 
 DEFAULT_KS = (5, 10, 20)

@@ -23,7 +23,7 @@ import io
 import json
 from pathlib import Path
 
-from ..atomic import atomic_path, write_json, write_text
+from ..atomic_io import atomic_path, write_json, write_text
 from ..errors import RecalignError
 from .metrics import MASKING_RULE, TIE_RULE, Ranking, write_ranking_jsonl
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from ..atomic import atomic_path
+from ..atomic_io import atomic_path
 from ..errors import RecalignError
 
 N_SENTINELS = 100

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from transformers import Seq2SeqTrainer
 
-from ..atomic import replace_dir, write_json
+from ..atomic_io import replace_dir, write_json
 from ..config import save_config
 from .callbacks import BudgetProgress, JsonlLogger, TimeBudget, WandbConfig
 from .collator import Seq2SeqCollator

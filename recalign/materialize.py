@@ -1,5 +1,6 @@
 """Materialize tasks as Hugging Face datasets: ``RUN/text/<task>/<split>/`` (Arrow,
-``save_to_disk``, written atomically) and ``RUN/text/manifest.json``.
+``save_to_disk``, written atomically) and ``RUN/text/manifest.json``, the list of what was
+generated: training and evaluation read the tasks it lists, never the folders.
 
 Splits: ``train`` (each example with one seeded random *seen* template), ``valid`` and
 ``test`` (one example per user, a random seen template), ``valid_unseen`` and
@@ -17,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
-import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,16 +26,15 @@ from typing import Iterable, Sequence
 import datasets
 import pyarrow as pa
 
-from ..atomic import atomic_path, write_json
-from ..data import Split
-from ..errors import RecalignError, nearest
-from ..prompts import Template, load_templates
-from .config import GenerateConfig
-from .examples import Meta
-from .registry import TASKS
-from .sampling import cap_rows, task_rng
+from .atomic_io import atomic_path, write_json
+from .data import Split
+from .errors import RecalignError, nearest
+from .prompts import Template
+from .run_dir import RunDir, fingerprint
+from .tasks import TASKS, GenerateConfig, Meta, load_templates
+from .tasks.sampling import cap_rows, task_rng
 
-SPLITS = ("train", "valid", "test", "valid_unseen", "test_unseen")
+TEXT_SPLITS = ("train", "valid", "test", "valid_unseen", "test_unseen")
 FEATURES = datasets.Features({
     "input": datasets.Value("string"), "target": datasets.Value("string"),
     "_task": datasets.Value("string"), "_template_id": datasets.Value("string"),
@@ -102,10 +101,6 @@ def quiet_fast():
             datasets.enable_progress_bars()
 
 
-def task_dir(run_dir: str | Path, task: str, split: str) -> Path:
-    return Path(run_dir) / "text" / task / split
-
-
 def save(ds: datasets.Dataset, path: Path, jsonl: bool = False) -> None:
     """``save_to_disk`` into a temporary directory, then rename (atomic).
 
@@ -119,42 +114,6 @@ def save(ds: datasets.Dataset, path: Path, jsonl: bool = False) -> None:
             ds.to_json(str(tmp), lines=True, force_ascii=False)
     else:
         path.with_suffix(".jsonl").unlink(missing_ok=True)
-
-
-def _task_folders(root: Path) -> list[str]:
-    """Folders of ``root`` (RUN/text) that hold generated task splits."""
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and any((p / s).is_dir() for s in SPLITS))
-
-
-def _previous_tasks(root: Path, fingerprint: str, tasks: Sequence[str]) -> tuple[dict, list[str]]:
-    """What to keep of an earlier ``generate`` into the same RUN/text.
-
-    Returns ``(kept, stale)``: ``kept`` maps each task *not* being regenerated now that
-    the previous manifest lists, whose folder exists and which was generated from this
-    very split (same ``split_fingerprint``), to its previous manifest entries; ``stale``
-    lists the other task folders not being regenerated (made from another split, or
-    not verifiable): they must go, since training reads every folder in RUN/text.
-    """
-    old: dict = {}
-    p = root / "manifest.json"
-    if p.is_file():
-        try:
-            old = json.loads(p.read_text())
-        except (OSError, ValueError):
-            old = {}
-    same_split = old.get("split_fingerprint") == fingerprint
-    kept = {}
-    for t in old.get("tasks", []) if same_split else []:
-        if t in tasks or not (root / t).is_dir() or t not in old.get("counts", {}):
-            continue
-        kept[t] = {"counts": old["counts"][t], "templates": old.get("templates", {}).get(t),
-                   "generated_with": old.get("generated_with", {}).get(t) or {
-                       k: old.get(k) for k in ("seed", "settings", "templates_dirs", "jsonl")}}
-    stale = [t for t in _task_folders(root) if t not in tasks and t not in kept]
-    return kept, stale
 
 
 def split_templates(templates: list[Template], task: str) -> dict[str, list[Template]]:
@@ -185,23 +144,28 @@ def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Tem
     return out
 
 
-def generate(split: Split, tasks: Sequence[str], out_dir: str | Path, config: GenerateConfig | None = None,
+def templates_fingerprint(tasks: Sequence[str], templates_dirs: Sequence[str | Path] = ()) -> dict[str, str]:
+    """Per task, a hash of every template it would be rendered with (text, split and metadata)."""
+    dirs = list(templates_dirs)
+    return {t: fingerprint([x.to_dict() for x in load_templates(t, dirs)]) for t in tasks}
+
+
+def generate(split: Split, tasks: Sequence[str], out_dir: str | Path | RunDir,
+             config: GenerateConfig | None = None,
              templates_dir: str | Path | Sequence[str | Path] | None = None, jsonl: bool = False,
              users: Iterable[str] | None = None) -> dict:
-    """Build, render and write ``tasks`` into ``out_dir/text``; returns the manifest.
+    """Build, render and write ``tasks`` into ``RUN/text``; returns the manifest.
 
-    Re-generating into an existing ``out_dir/text`` only rewrites ``tasks``. Training
-    reads *every* task folder there (``t5_finetune.data.available_tasks``), so the other
-    folders must stay consistent with the data and the manifest must describe them:
-    a task folder generated earlier from the same split (equal ``split_fingerprint``)
-    is kept and stays listed in the manifest (``tasks``, ``counts``, ``templates`` and
-    ``generated_with``, the per-task seed/settings/templates_dirs/jsonl, are merged;
-    the top-level ``seed``/``settings``/``jsonl`` describe this call); a folder made
-    from another split, or one no manifest vouches for, is removed (``removed_stale``).
-    Without ``jsonl``, ``<split>.jsonl`` files of the rewritten splits are removed.
+    The manifest (written last; removed while folders change) lists what RUN/text holds for
+    training and evaluation. Re-generating into an existing RUN/text rewrites ``tasks``; a task
+    of the previous manifest that is not regenerated stays listed only when it was generated
+    from this very split (equal ``split_fingerprint``; its ``generated_with`` entry keeps its
+    own seed/settings/templates). Folders no manifest lists are never read (``load_task_data``
+    refuses them). Without ``jsonl``, ``<split>.jsonl`` files of the rewritten splits are removed.
     """
     from tqdm.auto import tqdm
 
+    run = out_dir if isinstance(out_dir, RunDir) else RunDir(out_dir)
     cfg = config or GenerateConfig()
     tasks = list(dict.fromkeys(tasks))
     if not tasks:
@@ -212,64 +176,65 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path, config: Ge
     templates = {t: load_templates(t, dirs) for t in tasks}  # validate everything before heavy work
     for t in tasks:
         split_templates(templates[t], t)
-    root = Path(out_dir) / "text"
-    from ..eval.metrics import split_fingerprint     # one fingerprint for data, results and text
+    from .eval.metrics import split_fingerprint  # TODO(H1): from .data.fingerprint once it moves there
 
-    fingerprint = split_fingerprint(split)
-    kept, stale = _previous_tasks(root, fingerprint, tasks)
+    split_fp = split_fingerprint(split)
+    old = run.manifest() if run.has_manifest() else {}
+    same_split = old.get("split_fingerprint") == split_fp
+    kept = [t for t in old.get("tasks", []) if same_split and t not in tasks and run.task_dir(t).is_dir()]
     # the manifest marks a complete RUN/text: remove it while folders change underneath
-    (root / "manifest.json").unlink(missing_ok=True)
-    for t in stale:
-        shutil.rmtree(root / t)  # its <split>.jsonl files live inside it
+    run.manifest_path.unlink(missing_ok=True)
     counts: dict[str, dict[str, int]] = {}
     for task in tqdm(tasks, desc="generate", unit="task", disable=not cfg.progress):
         with quiet_fast():
             data = build_task(split, task, cfg, templates[task], users)
-            for s in SPLITS:
-                save(data[s], task_dir(out_dir, task, s), jsonl)
-        counts[task] = {s: len(data[s]) for s in SPLITS}
+            for s in TEXT_SPLITS:
+                save(data[s], run.task_split(task, s), jsonl)
+        counts[task] = {s: len(data[s]) for s in TEXT_SPLITS}
         del data
     now = {"seed": cfg.seed, "settings": dataclasses.asdict(cfg), "templates_dirs": [str(d) for d in dirs],
            "jsonl": jsonl}
+    tfp = {t: fingerprint([x.to_dict() for x in templates[t]]) for t in tasks}
     manifest = {
-        "format": 1,
+        "format": 2,
         "dataset": split.dataset.name,
-        "split_fingerprint": fingerprint,
-        "tasks": list(kept) + tasks,
+        "split_fingerprint": split_fp,
+        "tasks": kept + tasks,
         "seed": cfg.seed,
-        "splits": list(SPLITS),
-        "counts": {**{t: k["counts"] for t, k in kept.items()}, **counts},
-        "templates": {**{t: k["templates"] for t, k in kept.items()},
+        "splits": list(TEXT_SPLITS),
+        "counts": {**{t: old["counts"][t] for t in kept}, **counts},
+        "templates": {**{t: old.get("templates", {}).get(t) for t in kept},
                       **{t: {s: [x.id for x in templates[t] if x.split == s] for s in ("seen", "unseen")}
                          for t in tasks}},
+        "templates_fingerprint": {**{t: old.get("templates_fingerprint", {}).get(t) for t in kept}, **tfp},
         "templates_dirs": now["templates_dirs"],
         "settings": now["settings"],
         "columns": list(FEATURES),
         "jsonl": jsonl,
-        "generated_with": {**{t: k["generated_with"] for t, k in kept.items()}, **{t: now for t in tasks}},
-        "removed_stale": stale,
+        "generated_with": {**{t: old.get("generated_with", {}).get(t) for t in kept}, **{t: now for t in tasks}},
     }
-    write_json(root / "manifest.json", manifest)
+    write_json(run.manifest_path, manifest)
     return manifest
 
 
-def load_manifest(run_dir: str | Path) -> dict:
-    p = Path(run_dir) / "text" / "manifest.json"
-    if not p.is_file():
-        raise RecalignError("no generated text here (manifest.json missing): run `recalign generate` first", path=p)
-    return json.loads(p.read_text())
+def load_task_data(run_dir: str | Path | RunDir, task: str, split: str) -> datasets.Dataset:
+    """One materialized task split (``datasets.load_from_disk``) of a task the manifest lists.
 
-
-def load_task_data(run_dir: str | Path, task: str, split: str) -> datasets.Dataset:
-    """One materialized task split (``datasets.load_from_disk``)."""
-    if split not in SPLITS:
-        raise RecalignError(f"unknown split {split!r} (known: {', '.join(SPLITS)}).{nearest(split, SPLITS)}")
-    d = task_dir(run_dir, task, split)
+    A folder the manifest does not list (left by an earlier ``generate`` from other data) is
+    refused; without any manifest (hand-made test directories) the folder is read as it is.
+    """
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    if split not in TEXT_SPLITS:
+        raise RecalignError(f"unknown split {split!r} (known: {', '.join(TEXT_SPLITS)})."
+                            f"{nearest(split, TEXT_SPLITS)}")
+    d = run.task_split(task, split)
+    listed = run.generated_tasks() if run.has_manifest() else None
+    if listed is not None and task not in listed:
+        raise RecalignError(f"task {task!r} is not in the manifest (generated here: {', '.join(listed) or 'none'})."
+                            f"{nearest(task, listed)}", path=run.manifest_path)
     if not d.is_dir():
-        have = sorted(p.name for p in (Path(run_dir) / "text").iterdir() if p.is_dir()) \
-            if (Path(run_dir) / "text").is_dir() else []
-        raise RecalignError(f"task {task!r} was not generated here (have: {', '.join(have) or 'none'})."
-                            f"{nearest(task, have)}", path=d)
+        raise RecalignError(f"task {task!r} was not generated here (no {split} split): run `recalign generate`",
+                            path=d)
     state = d / "state.json"
     if state.is_file() and not json.loads(state.read_text()).get("_data_files"):
         # an empty split is saved without any Arrow file, which load_from_disk cannot read back
