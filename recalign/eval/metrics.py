@@ -32,6 +32,7 @@ on descending score. Deterministic, and the same for every model.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..atomic_io import write_jsonl
+from ..data.fingerprint import split_fingerprint  # noqa: F401 — re-exported (moved to data/)
 from ..errors import RecalignError
 
 DEFAULT_KS = (5, 10, 20)
@@ -65,6 +67,29 @@ class Ranking:
         return len(self.users)
 
 
+@dataclass
+class PerUser:
+    """One row per evaluated user: ``users`` and, per metric column, one value per user
+    (NaN = no value for this user, e.g. an unparsable rating). A section's headline number
+    is the mean of its column (RMSE: the root of the mean of ``sq_err``), so the bootstrap
+    in ``eval.significance`` resamples these rows."""
+
+    users: list[str]
+    columns: dict[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        self.users = [str(u) for u in self.users]
+        self.columns = {k: np.asarray(v, dtype=np.float64) for k, v in self.columns.items()}
+        for k, v in self.columns.items():
+            if v.shape != (len(self.users),):
+                raise RecalignError(f"per-user column {k!r} has shape {v.shape} for {len(self.users)} users")
+        if len(set(self.users)) != len(self.users):
+            raise RecalignError("per-user rows name a user twice: one row per user")
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+
 def target_ranks(r: Ranking) -> list[int | None]:
     """1-based rank of each user's target in their list, None when absent."""
     out: list[int | None] = []
@@ -76,26 +101,43 @@ def target_ranks(r: Ranking) -> list[int | None]:
     return out
 
 
-def ranking_metrics(r: Ranking, ks: Iterable[int] = DEFAULT_KS) -> dict[str, float]:
-    """``recall@K``, ``ndcg@K``, ``mrr@K`` for each K, and ``users``.
+def per_user_ranking(r: Ranking, ks: Iterable[int] = DEFAULT_KS) -> PerUser:
+    """One row per user: ``recall@K``, ``ndcg@K``, ``mrr@K`` of that user's list (the
+    values ``ranking_metrics`` averages).
 
-    Lists must hold at least max K items (or be the full ranking): a shorter list
-    simply cannot hit below its end.
+    >>> per_user_ranking(Ranking(["u1", "u2"], [["a", "b"], ["c"]], ["b", "x"]), ks=(2,)).columns["ndcg@2"]
+    array([0.63092975, 0.        ])
     """
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
         raise RecalignError(f"K values must be positive integers, got {ks}")
-    n = len(r)
-    if n == 0:
+    if len(r) == 0:
         raise RecalignError("empty Ranking: no user to evaluate")
-    ranks = target_ranks(r)
-    out: dict[str, float] = {}
+    rk = np.array([x if x is not None else 0 for x in target_ranks(r)], dtype=np.float64)
+    found = rk > 0
+    cols: dict[str, np.ndarray] = {}
     for k in ks:
-        hit = [rk is not None and rk <= k for rk in ranks]
-        out[f"recall@{k}"] = sum(hit) / n
-        out[f"ndcg@{k}"] = sum(1.0 / math.log2(rk + 1) for rk, h in zip(ranks, hit) if h) / n
-        out[f"mrr@{k}"] = sum(1.0 / rk for rk, h in zip(ranks, hit) if h) / n
-    out["users"] = n
+        hit = found & (rk <= k)
+        safe = np.where(hit, rk, 1.0)
+        cols[f"recall@{k}"] = hit.astype(np.float64)
+        cols[f"ndcg@{k}"] = np.where(hit, 1.0 / np.log2(safe + 1.0), 0.0)
+        cols[f"mrr@{k}"] = np.where(hit, 1.0 / safe, 0.0)
+    return PerUser(list(r.users), cols)
+
+
+def ranking_metrics(r: Ranking, ks: Iterable[int] = DEFAULT_KS, per_user: bool = False) -> dict:
+    """``recall@K``, ``ndcg@K``, ``mrr@K`` for each K, and ``users``.
+
+    Lists must hold at least max K items (or be the full ranking): a shorter list
+    simply cannot hit below its end. ``per_user=True`` adds ``"per_user"``: the
+    ``PerUser`` rows these means come from (``report.write_result`` writes them to
+    ``per_user/<section>.jsonl`` beside metrics.json, for the bootstrap intervals).
+    """
+    pu = per_user_ranking(r, ks)
+    out: dict = {k: float(v.mean()) for k, v in pu.columns.items()}
+    out["users"] = len(r)
+    if per_user:
+        out["per_user"] = pu
     return out
 
 
@@ -139,8 +181,35 @@ def topk_from_scores(scores, item_ids: Sequence[str], exclude: Sequence[Iterable
     return out
 
 
-def rating_metrics(pred, true) -> dict:
-    """RMSE and MAE of predicted ratings; ``n`` pairs.
+def per_user_rating(users: Sequence[str], preds: dict[str, Sequence], true,
+                    scale: tuple[float, float] | None = None) -> PerUser:
+    """One row per user: ``sq_err<suffix>`` and ``abs_err<suffix>`` for each ``{suffix: predictions}``
+    (``""`` = the headline ``rmse``/``mae``; ``"_expected"`` = ``rmse_expected`` …). A None/NaN
+    prediction (unparsable answer) gives NaN (no value for that user); an all-None column is
+    left out. ``scale=(lo, hi)`` clips predictions first.
+
+    >>> per_user_rating(["u", "v"], {"": [3.0, None]}, [4.0, 4.0]).columns["sq_err"]
+    array([ 1., nan])
+    """
+    t = np.asarray(true, dtype=np.float64)
+    cols = {}
+    for suffix, pred in preds.items():
+        p = np.array([np.nan if x is None else x for x in pred], dtype=np.float64)
+        if p.shape != t.shape or p.shape != (len(users),):
+            raise RecalignError(f"users, pred and true must have equal length, got {len(users)}, {p.shape}, "
+                                f"{t.shape}")
+        if np.isnan(p).all():
+            continue
+        if scale is not None:
+            p = np.clip(p, *scale)
+        err = p - t
+        cols[f"sq_err{suffix}"], cols[f"abs_err{suffix}"] = err ** 2, np.abs(err)
+    return PerUser(list(users), cols)
+
+
+def rating_metrics(pred, true, users: Sequence[str] | None = None) -> dict:
+    """RMSE and MAE of predicted ratings; ``n`` pairs. With ``users`` (one per pair) the
+    result also holds ``"per_user"`` (``sq_err``/``abs_err`` rows, see ``per_user_rating``).
 
     >>> rating_metrics([3.0, 4.0], [4.0, 4.0])
     {'rmse': 0.7071067811865476, 'mae': 0.5, 'n': 2}
@@ -152,39 +221,60 @@ def rating_metrics(pred, true) -> dict:
     if len(p) == 0:
         raise RecalignError("no rating pair to evaluate")
     err = p - t
-    return {"rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err))), "n": int(len(p))}
-
-
-def candidate_metrics(r: Ranking, n_candidates: int | None = None, ks: Iterable[int] = (1, 5, 10)) -> dict:
-    """The ranking task's own numbers over its sampled candidate lists (labelled, never the
-    headline): ``hr@K``, ``ndcg@K`` and ``candidates`` (list length)."""
-    m = ranking_metrics(r, ks)
-    out = {}
-    for k in sorted(set(ks)):
-        out[f"hr@{k}"] = m[f"recall@{k}"]
-        out[f"ndcg@{k}"] = m[f"ndcg@{k}"]
-    out["candidates"] = n_candidates if n_candidates is not None else max((len(x) for x in r.ranked), default=0)
-    out["users"] = m["users"]
+    out: dict = {"rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err))), "n": int(len(p))}
+    if users is not None:
+        out["per_user"] = per_user_rating(users, {"": p}, t)
     return out
 
 
-def split_fingerprint(split_or_dir) -> str:
-    """A short hash identifying a split: every (split, user, item) row in order.
+def candidate_metrics(r: Ranking, n_candidates: int | None = None, ks: Iterable[int] = (1, 5, 10),
+                      per_user: bool = False) -> dict:
+    """The ranking task's own numbers over its sampled candidate lists (labelled, never the
+    headline): ``hr@K``, ``ndcg@K`` and ``candidates`` (list length); ``per_user=True`` adds
+    the ``hr@K``/``ndcg@K`` rows as ``"per_user"``."""
+    pu = per_user_ranking(r, ks)
+    cols = {}
+    for k in sorted(set(ks)):
+        cols[f"hr@{k}"] = pu.columns[f"recall@{k}"]
+        cols[f"ndcg@{k}"] = pu.columns[f"ndcg@{k}"]
+    out: dict = {k: float(v.mean()) for k, v in cols.items()}
+    out["candidates"] = n_candidates if n_candidates is not None else max((len(x) for x in r.ranked), default=0)
+    out["users"] = len(r)
+    if per_user:
+        out["per_user"] = PerUser(pu.users, cols)
+    return out
 
-    Accepts a Split or a prepared directory (``RUN`` or ``RUN/data``); both give the
-    same value for the same split. Two results are comparable only when their
-    fingerprints are equal.
-    """
-    split = split_or_dir
-    if isinstance(split_or_dir, (str, Path)):
-        from ..data import load_split
 
-        split = load_split(split_or_dir)
-    h = hashlib.sha256()
-    for s in ("train", "valid", "test"):
-        for u, i, _r, _t in split.rows(s):
-            h.update(f"{s}\t{u}\t{i}\n".encode())
-    return h.hexdigest()[:16]
+PER_USER_DIR = "per_user"
+
+
+def write_per_user(path: str | Path, pu: PerUser) -> Path:
+    """``{"user": .., <column>: value, ...}`` per line, written atomically (NaN → null)."""
+    names = list(pu.columns)
+    return write_jsonl(path, ({"user": u, **{c: (None if math.isnan(v := float(pu.columns[c][i])) else v)
+                                              for c in names}} for i, u in enumerate(pu.users)))
+
+
+def read_per_user(path: str | Path) -> PerUser:
+    """The rows ``write_per_user`` wrote; a bad line is one error naming file and line."""
+    users: list[str] = []
+    cols: dict[str, list[float]] = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                users.append(str(row.pop("user")))
+                if len(users) == 1:
+                    cols = {k: [] for k in row}
+                if set(row) != set(cols):
+                    raise KeyError(f"columns {sorted(row)} differ from the first line's {sorted(cols)}")
+                for k, v in row.items():
+                    cols[k].append(np.nan if v is None else float(v))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                raise RecalignError(f"bad per-user row: {e}", path=path, line=n) from None
+    return PerUser(users, cols)
 
 
 def write_ranking_jsonl(path: str | Path, r: Ranking, k: int | None = None) -> Path:

@@ -21,11 +21,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 from ..atomic_io import atomic_path, write_json, write_text
 from ..errors import RecalignError
-from .metrics import MASKING_RULE, TIE_RULE, Ranking, write_ranking_jsonl
+from .evidence import KEY_METRICS, PRIMARY, SECTIONS, Evidence, gather
+from .metrics import MASKING_RULE, PER_USER_DIR, TIE_RULE, PerUser, Ranking, write_per_user, write_ranking_jsonl
+from .significance import ALPHA, DEFAULT_RESAMPLES, DEFAULT_SEED, LEVEL, TEST_METHOD, Difference
 
 PROTOCOL = {"split": "leave-one-out by time (last = test, second-last = valid; timestamp ties keep file order)",
             "ties": TIE_RULE, "masking": MASKING_RULE, "ranking": "full (all items)"}
@@ -44,9 +47,23 @@ COLUMNS = [  # (header, section, key)
 def write_result(run_dir: str | Path, model: str, result: dict, ranking: Ranking | None = None,
                  top_k: int = 20) -> Path:
     """Write ``RUN/results/<model>/metrics.json`` (and ``ranking.jsonl``) atomically; fills
-    ``protocol`` when absent. Returns the result directory."""
+    ``protocol`` when absent. A section holding ``"per_user"`` (a ``PerUser``, e.g. from
+    ``ranking_metrics(..., per_user=True)``) has its rows written to ``per_user/<section>.jsonl``
+    first; the section (in ``result`` too) then names that file. Per-user files of sections
+    no longer present are removed. Returns the result directory."""
     d = Path(run_dir) / "results" / model
     d.mkdir(parents=True, exist_ok=True)
+    written = set()
+    for sec, v in result.items():
+        if isinstance(v, dict) and isinstance(v.get("per_user"), PerUser):
+            rel = f"{PER_USER_DIR}/{sec}.jsonl"
+            (d / PER_USER_DIR).mkdir(exist_ok=True)
+            write_per_user(d / rel, v["per_user"])
+            v["per_user"] = rel
+            written.add(rel)
+    for old in (d / PER_USER_DIR).glob("*.jsonl") if (d / PER_USER_DIR).is_dir() else ():
+        if f"{PER_USER_DIR}/{old.name}" not in written:
+            old.unlink()
     out = {"model": model, **result}
     out.setdefault("protocol", dict(PROTOCOL))
     out.setdefault("notes", [])
@@ -150,34 +167,130 @@ def template_lines(results: list[dict]) -> list[str]:
 def _fmt(v) -> str:
     if v is None:
         return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
-        return f"{v:.4f}"
+        return "nan" if v != v else f"{v:.4f}"
     return str(v)
 
 
-def build_table(results: list[dict]) -> tuple[list[str], list[list]]:
-    """Header and rows (raw values) of the comparison, best NDCG@10 first; only columns
-    that at least one model has."""
-    results = expand_unseen(results)
-    cols = [c for c in COLUMNS if any((r.get(c[1]) or {}).get(c[2]) is not None for r in results)]
-    header = ["model", "kind"] + [c[0] for c in cols] + ["train time (s)", "status"]
-    rows = []
-    for r in sorted(results, key=lambda r: -((r.get("retrieval") or {}).get("ndcg@10") or -1)):
+def _primary_header(sec: str) -> str:
+    return next(h for h, s, k in COLUMNS if s == sec and k == PRIMARY[sec])
+
+
+def _sort_key(r: dict, ev: Evidence):
+    return (ev.partial(r["model"]), -((r.get("retrieval") or {}).get("ndcg@10") or -1),
+            (r.get("rating") or {}).get("rmse") or math.inf)
+
+
+def build_table(rows: list[dict], ev: Evidence) -> tuple[list[str], list[list]]:
+    """Header and rows (raw values) of the comparison: full rows best NDCG@10 first, then rows
+    evaluated on fewer users; every metric with its interval (``<col> lo``/``<col> hi``) and,
+    per section with a reference, the paired difference (``Δ <col>``, its interval, ``p``,
+    ``significant``); only columns that at least one model has."""
+    cols = [c for c in COLUMNS if any((r.get(c[1]) or {}).get(c[2]) is not None for r in rows)]
+    header = ["model", "kind"]
+    for h, _, k in cols:
+        header += [h] if k == "users" else [h, f"{h} lo", f"{h} hi"]
+    for sec in ev.references:
+        h = _primary_header(sec)
+        header += [f"Δ {h}", f"Δ {h} lo", f"Δ {h} hi", f"p {h}", f"significant {h}"]
+    header += ["train time (s)", "status"]
+    out = []
+    for r in sorted(rows, key=lambda r: _sort_key(r, ev)):
+        m = r["model"]
+        vals: list = [m, r.get("kind", "")]
+        for _, sec, k in cols:
+            v = (r.get(sec) or {}).get(k)
+            if k == "users":
+                vals.append(v)
+                continue
+            e = ev.intervals.get(m, {}).get(sec, {}).get(k)
+            vals += [v, e.low if e else None, e.high if e else None]
+        for sec in ev.references:
+            d = ev.differences.get(m, {}).get(sec)
+            d = d.get(PRIMARY[sec]) if isinstance(d, dict) else None
+            vals += [d.value, d.low, d.high, d.p, d.significant] if d else [None] * 5
         t = r.get("training") or {}
-        rows.append([r["model"], r.get("kind", "")] + [(r.get(s) or {}).get(k) for _, s, k in cols]
-                    + [t.get("wall_time_s"), training_status(r)])
-    return header, rows
+        status = training_status(r)
+        if ev.partial(m):
+            n, full = ev.users[m]
+            status = f"PARTIAL: {n} of {full} users" + (f"; {status}" if status else "")
+        out.append(vals + [t.get("wall_time_s"), status])
+    return header, out
 
 
-def markdown_table(header, rows) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+def _p(p: float) -> str:
+    return f"p={p:.3f}" + ("*" if p < ALPHA else "")
+
+
+def _diff_cell(d: Difference) -> str:
+    return f"{d.value:+.4f} [{d.low:+.4f}, {d.high:+.4f}] {_p(d.p)}"
+
+
+def markdown_table(header, rows, references: dict[str, str] | None = None) -> str:
+    """The raw table rendered: ``value [lo, hi]`` per metric, ``Δ [lo, hi] p=…`` per difference
+    (``*``: p < 0.05), ``reference`` on the reference row."""
+    refs = {f"Δ {_primary_header(s)}": name for s, name in (references or {}).items()}
+    idx = {h: i for i, h in enumerate(header)}
+    shown = [h for h in header if not (h.endswith((" lo", " hi")) or h.startswith(("p ", "significant ")))]
+    out = ["| " + " | ".join(f"{h} vs {refs[h]}" if h in refs else h for h in shown) + " |",
+           "|" + "|".join("---" for _ in shown) + "|"]
     for row in rows:
-        out.append("| " + " | ".join((f"{v:.1f}" if h == "train time (s)" and v is not None else _fmt(v))
-                                     for h, v in zip(header, row)) + " |")
+        cells = []
+        for h in shown:
+            v = row[idx[h]]
+            if h in refs:
+                cells.append("reference" if row[0] == refs[h] else "–" if v is None else
+                             _diff_cell(Difference(v, row[idx[h + " lo"]], row[idx[h + " hi"]],
+                                                   row[idx["p " + h[2:]]], row[idx["significant " + h[2:]]], 0)))
+            elif h == "train time (s)":
+                cells.append(f"{v:.1f}" if v is not None else "–")
+            elif h + " lo" in idx and v is not None and row[idx[h + " lo"]] is not None:
+                cells.append(f"{_fmt(v)} [{row[idx[h + ' lo']]:.4f}, {row[idx[h + ' hi']]:.4f}]")
+            else:
+                cells.append(_fmt(v))
+        out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
-def _preamble(results: list[dict]) -> str:
+def _metric_header(sec: str, k: str) -> str:
+    return next((h for h, s, key in COLUMNS if s == sec and key == k), f"{sec} {k}")
+
+
+def _diff_lines(model: str, ref: str, sec: str, res, keys) -> list[str]:
+    if isinstance(res, str):
+        return [f"| {model} | {ref} | {sec} | {res} | | |"]
+    return [f"| {model} | {ref} | {_metric_header(sec, k)} | {res[k].value:+.4f} [{res[k].low:+.4f}, "
+            f"{res[k].high:+.4f}] | {res[k].p:.3f} | {'yes' if res[k].significant else 'no'} |"
+            for k in keys if k in res]
+
+
+def differences_markdown(ev: Evidence) -> str:
+    """Every model against its section's reference, every ablation arm against rec-only (key
+    metrics; all metrics are in report.json), and mean ± std over seeds."""
+    head = ["| model | vs | metric | Δ [95% interval] | p | significant |", "|---|---|---|---|---|---|"]
+    out: list[str] = []
+    lines = [x for model, secs in ev.differences.items() for sec, res in secs.items()
+             for x in _diff_lines(model, ev.references[sec], sec, res, KEY_METRICS[sec])]
+    if lines:
+        out += ["### Paired differences vs the reference (same users)", "", *head, *lines, ""]
+    lines = [x for pr in ev.pairs
+             for x in _diff_lines(pr["model"], pr["reference"], pr["section"], pr["result"], KEY_METRICS[pr["section"]])]
+    if lines:
+        out += ["### Auxiliary tasks: each arm vs rec-only (paired over users, same budget)", "", *head, *lines, ""]
+    lines = []
+    for g in ev.seeds:
+        cells = [f"{_metric_header(sec, k)} {s['mean']:.4f} ± {s['std']:.4f}" for sec in SECTIONS
+                 for k in KEY_METRICS[sec] if (s := g["metrics"].get(sec, {}).get(k))]
+        lines.append(f"| {g['group']} | {len(g['runs'])} | {'; '.join(cells)} |")
+    if lines:
+        out += ["### Seeds: mean ± std over repeated runs (std between seeds; each run's own interval is "
+                "in the table above)", "", "| runs | seeds | mean ± std |", "|---|---|---|", *lines, ""]
+    return "\n".join(out)
+
+
+def _preamble(results: list[dict], ev: Evidence) -> str:
     r0 = results[0]
     ds = r0.get("dataset") or {}
     proto = r0.get("protocol") or PROTOCOL
@@ -192,10 +305,17 @@ def _preamble(results: list[dict]) -> str:
     lines.append("Protocol: " + "; ".join(f"{k}: {v}" for k, v in proto.items()) + ".")
     lines.append("Retrieval columns are full-ranking metrics (the headline); 'cand' columns are the ranking "
                  "task's own sampled-candidate numbers.")
+    mt = ev.method
+    refs = ", ".join(f"{s}: {n}" for s, n in ev.references.items()) or "none (no full baseline row)"
+    lines.append(f"Intervals: [lo, hi] = {mt['interval']} ({mt['resamples']} resamples, seed {mt['seed']}). "
+                 f"Δ = model − reference, paired by user, with its bootstrap interval and p from a {mt['test']} "
+                 f"({mt['resamples']} sign flips); * = p < {ALPHA}. References: {refs}. "
+                 "PARTIAL rows were evaluated on fewer users and are ranked after the full rows.")
     return "\n".join(lines)
 
 
 def plot_bars(header, rows, path: Path) -> Path:
+    """NDCG@10 / Recall@10 bars with their intervals as error bars."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -205,14 +325,17 @@ def plot_bars(header, rows, path: Path) -> Path:
     hs = [h for h in ("NDCG@10", "Recall@10") if h in header]
     rows = [r for r in rows if any(r[header.index(h)] is not None for h in hs)]  # models with retrieval
     names = [r[0] for r in rows]
-    series = [(h, [r[header.index(h)] or 0.0 for r in rows]) for h in hs]
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(names) + 2), 4))
     x = np.arange(len(names))
-    w = 0.8 / max(1, len(series))
-    for j, (h, vals) in enumerate(series):
-        ax.bar(x + (j - (len(series) - 1) / 2) * w, vals, w, label=h)
+    w = 0.8 / max(1, len(hs))
+    for j, h in enumerate(hs):
+        i, lo, hi = header.index(h), header.index(h + " lo"), header.index(h + " hi")
+        vals = [r[i] or 0.0 for r in rows]
+        err = [[v - r[lo] if r[lo] is not None else 0.0 for v, r in zip(vals, rows)],
+               [r[hi] - v if r[hi] is not None else 0.0 for v, r in zip(vals, rows)]]
+        ax.bar(x + (j - (len(hs) - 1) / 2) * w, vals, w, yerr=err, capsize=3, label=h)
     ax.set_xticks(x, names, rotation=20, ha="right")
-    ax.set_ylabel("full-ranking metric")
+    ax.set_ylabel("full-ranking metric (95% interval)")
     ax.legend()
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -221,15 +344,37 @@ def plot_bars(header, rows, path: Path) -> Path:
     return path
 
 
-def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False) -> dict:
+def _evidence_json(ev: Evidence) -> dict:
+    def res(x):
+        return x if isinstance(x, str) else {k: d.as_dict() for k, d in x.items()}
+
+    return {"method": {**ev.method, "test_detail": TEST_METHOD, "alpha": ALPHA},
+            "references": ev.references,
+            "intervals": {m: {s: {k: e.as_dict() for k, e in secs.items()} for s, secs in v.items()}
+                          for m, v in ev.intervals.items()},
+            "differences": {m: {s: res(x) for s, x in v.items()} for m, v in ev.differences.items()},
+            "ablation_pairs": [{**{k: v for k, v in p.items() if k != "result"}, "result": res(p["result"])}
+                               for p in ev.pairs],
+            "seeds": ev.seeds, "partial": {m: {"users": n, "of": f} for m, (n, f) in ev.users.items() if n < f}}
+
+
+def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *, reference: str | None = None,
+            n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, level: float = LEVEL) -> dict:
     """Compare every result under ``run_dirs``; write report.md/.json/.csv/.png into
-    ``out_dir`` (default: the first run directory). Returns {"markdown", "header", "rows", "paths"}."""
+    ``out_dir`` (default: the first run directory). ``reference`` names the row the others are
+    compared with (default: the best baseline). Returns {"markdown", "header", "rows", "paths",
+    "evidence"}."""
     run_dirs = [Path(p) for p in run_dirs]
     results = load_results(run_dirs)
     check_same_split(results)
-    header, rows = build_table(results)
-    md = _preamble(results) + "\n\n" + markdown_table(header, rows) + "\n"
-    notes = [f"- {r['model']}: {n}" for r in results for n in r.get("notes", [])]
+    rows = expand_unseen(results)
+    ev = gather(rows, reference, n_resamples=n_resamples, seed=seed, level=level)
+    header, table = build_table(rows, ev)
+    md = _preamble(results, ev) + "\n\n" + markdown_table(header, table, ev.references) + "\n"
+    extra = differences_markdown(ev)
+    if extra:
+        md += "\n" + extra
+    notes = [f"- {r['model']}: {n}" for r in results for n in r.get("notes", [])] + [f"- {n}" for n in ev.notes]
     if notes:
         md += "\nNotes:\n" + "\n".join(notes) + "\n"
     per_template = template_lines(results)
@@ -238,18 +383,18 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False) ->
     out = Path(out_dir) if out_dir else run_dirs[0]
     out.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
-    csv.writer(buf).writerows([header] + rows)
+    csv.writer(buf).writerows([header] + table)
     paths = {"markdown": write_text(out / "report.md", md),
              "csv": write_text(out / "report.csv", buf.getvalue()),
-             "json": write_json(out / "report.json", {"header": header, "rows": rows,
+             "json": write_json(out / "report.json", {"header": header, "rows": table,
                                                       "protocol": results[0].get("protocol"),
                                                       "dataset": results[0].get("dataset"),
                                                       "split_fingerprint": results[0].get("split_fingerprint"),
-                                                      "results": results}),
-             "plot": plot_bars(header, rows, out / "report.png")}
+                                                      "evidence": _evidence_json(ev), "results": results}),
+             "plot": plot_bars(header, table, out / "report.png")}
     if wandb:
-        _log_wandb(header, rows, out)
-    return {"markdown": md, "header": header, "rows": rows, "paths": paths}
+        _log_wandb(header, table, out)
+    return {"markdown": md, "header": header, "rows": table, "paths": paths, "evidence": ev}
 
 
 def _log_wandb(header, rows, out: Path) -> None:
