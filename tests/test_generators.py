@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from recalign.errors import RecalignError
 from recalign.generators import TASKS, GenerateConfig, Task, TaskRegistry, generate, load_task_data
 from recalign.generators.examples import RetrievalExample
-from recalign.generators.mixture import MixtureConfig, mix, mixture_counts
+from recalign.t5_finetune.mixture import MixtureConfig, mix, mixture_counts
 from recalign.generators.mlm import random_spans_noise_mask, span_corrupt
 from recalign.prompts import load_templates, render
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from recalign.t5_finetune.ds import SHIPPED, resolve_deepspeed
+from recalign.t5_finetune.deepspeed_config import SHIPPED, resolve_deepspeed
 from recalign.t5_finetune.testing import make_run
 
 deepspeed = pytest.importorskip("deepspeed")

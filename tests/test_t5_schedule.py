@@ -40,16 +40,17 @@ def test_budget_run_ends_with_decayed_lr(tmp_path):
 
 
 def test_budget_progress_bar_counts_budget_seconds_not_steps():
-    """Under a time budget the bar's total is the budget (s), capped, with the step beside it."""
+    """Under a time budget the bar's total is the budget (s), capped, with the step beside it;
+    a resumed run's bar starts where its training clock stood."""
     from transformers import TrainerControl, TrainerState
 
     from recalign.t5_finetune.callbacks import BudgetProgress
 
-    clock = iter([100.0, 130.5, 131.0, 500.0])
-    p = BudgetProgress(120, clock=clock.__next__)
+    elapsed = iter([12.0, 30.5, 31.0, 400.0])
+    p = BudgetProgress(120, elapsed.__next__)
     st = TrainerState(max_steps=100000)
     p.on_train_begin(None, st, TrainerControl())
-    assert p.training_bar.total == 120
+    assert p.training_bar.total == 120 and p.training_bar.n == 12
     st.global_step = 7
     p.on_step_end(None, st, TrainerControl())
     assert p.training_bar.n == 30 and "step 7" in str(p.training_bar)

@@ -1,7 +1,8 @@
 """Training data: the task mixture from ``RUN/text``, per-task valid sets, tokenization.
 
+``RUN/text/manifest.json`` lists the generated tasks (training reads it, never the folders);
 ``RUN/text/<task>/<split>/`` holds one ``datasets`` dataset per task and split (written by
-the generators) with columns ``input``, ``target``, ``_task``, ``_template_id``, … .
+``recalign.materialize``) with columns ``input``, ``target``, ``_task``, ``_template_id``, … .
 After ``tokenize`` a dataset has ``input_ids``, ``attention_mask``, ``labels`` and ``length``
 (the input length, used to group batches of similar length).
 """
@@ -12,64 +13,41 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import RecalignError
+from ..materialize import load_task_data
+from ..run_dir import RunDir
 from .config import MixtureSpec
+from .mixture import MixtureConfig, mix
 
 log = logging.getLogger(__name__)
 MODEL_COLUMNS = ["input_ids", "attention_mask", "labels", "length"]
 
 
-def available_tasks(run_dir: str | Path) -> list[str]:
-    d = Path(run_dir) / "text"
-    return sorted(p.name for p in d.iterdir() if (p / "train").is_dir()) if d.is_dir() else []
-
-
-def load_task(run_dir: str | Path, task: str, split: str):
-    """One task's materialized split (through the generators' loader when installed)."""
-    try:
-        from ..generators import load_task_data
-    except ImportError:
-        load_task_data = None
-    if load_task_data is not None:
-        return load_task_data(run_dir, task, split)
-    import datasets
-
-    path = Path(run_dir) / "text" / task / split
-    if not path.is_dir():
-        raise RecalignError(f"no materialized data for task {task!r}, split {split!r}: run "
-                            "`recalign generate` first", path=path)
-    return datasets.load_from_disk(str(path))
-
-
 def resolve_tasks(spec: MixtureSpec, run_dir: str | Path) -> list[str]:
-    tasks = list(spec.tasks) or available_tasks(run_dir)
+    """``mixture.tasks``, or every task ``RUN/text/manifest.json`` lists (folders are never scanned)."""
+    run = RunDir(run_dir)
+    if spec.tasks:
+        return list(spec.tasks)
+    tasks = run.generated_tasks()          # raises one line when no manifest is there
     if not tasks:
-        raise RecalignError(f"no tasks to train on: {Path(run_dir) / 'text'} holds no materialized task "
-                            "(run `recalign generate`) and mixture.tasks is empty", field="mixture.tasks")
+        raise RecalignError("no tasks to train on: the manifest lists none (run `recalign generate`) and "
+                            "mixture.tasks is empty", path=run.manifest_path)
     return tasks
 
 
 def load_mixture(spec: MixtureSpec, run_dir: str | Path, seed: int = 0):
-    """The shuffled training mixture (``recalign.generators.mixture.mix``)."""
+    """The shuffled training mixture (``recalign.t5_finetune.mixture.mix``)."""
     tasks = resolve_tasks(spec, run_dir)
-    parts = {t: load_task(run_dir, t, "train") for t in tasks}
+    parts = {t: load_task_data(run_dir, t, "train") for t in tasks}
     empty = [t for t, d in parts.items() if len(d) == 0]
     if len(empty) == len(parts):
         raise RecalignError(f"no training examples: the train split of every task ({', '.join(tasks)}) is "
                             "empty — the users' train sequences are too short for these tasks (filter "
                             "with --user-k, or use a dataset with longer histories)",
-                            path=Path(run_dir) / "text")
+                            path=RunDir(run_dir).text)
     if empty:
         log.warning("no training examples for %s: left out of the mixture", ", ".join(empty))
         parts = {t: d for t, d in parts.items() if len(d)}
         tasks = list(parts)
-    try:
-        from ..generators.mixture import MixtureConfig, mix
-    except ImportError:  # generators not installed: every example once, shuffled
-        import datasets
-
-        log.warning("recalign.generators.mixture unavailable: using every training example once")
-        ds = datasets.concatenate_datasets(list(parts.values())).shuffle(seed=seed)
-        return ds.select(range(min(len(ds), spec.total))) if spec.total else ds
     mcfg = MixtureConfig(tasks=tasks, strategy=spec.strategy, rates=dict(spec.rates), cap=spec.cap,
                          temperature=spec.temperature)
     return mix(parts, mcfg, seed=seed, total=spec.total)
@@ -80,7 +58,7 @@ def load_eval_sets(spec: MixtureSpec, run_dir: str | Path, max_examples: int | N
     out = {}
     for t in resolve_tasks(spec, run_dir):
         try:
-            ds = load_task(run_dir, t, "valid")
+            ds = load_task_data(run_dir, t, "valid")
         except RecalignError:
             continue
         if max_examples is not None and len(ds) > max_examples:
@@ -93,12 +71,8 @@ def load_eval_sets(spec: MixtureSpec, run_dir: str | Path, max_examples: int | N
 def tokenizer_texts(run_dir: str | Path, train_ds) -> Iterator[str]:
     """What a preset's tokenizer is trained on: every item title (all fields' text when a
     prepared split is there) and the rendered train inputs and targets."""
-    try:
-        from ..data import load_split
-
-        split = load_split(run_dir)
-    except (RecalignError, FileNotFoundError, ImportError):
-        split = None
+    run = RunDir(run_dir)
+    split = run.split() if run.has_split() else None
     if split is not None:
         for it in split.items.values():
             yield it.title

@@ -4,8 +4,11 @@ Run directory after ``train``::
 
     RUN/train_config.yaml      the resolved TrainConfig
     RUN/tokenizer/             tokenizer trained on the run's text (presets only)
-    RUN/checkpoints/checkpoint-N/   Trainer checkpoints; a new call resumes from the last
+    RUN/checkpoints/checkpoint-N/   Trainer checkpoints + recalign_checkpoint.json (written last: the
+                               folder is complete); a new call resumes from the newest complete one,
+                               continuing its training clock (time budget, LR schedule, reported time)
     RUN/logs/train.jsonl       every log / eval event, one JSON object a line
+    RUN/logs/curve.jsonl       learning-curve points (with an ``evaluate_fn``; see ``curve.py``)
     RUN/wandb/                 offline wandb run (report_to: [wandb])
     RUN/model/                 best (or last) model + tokenizer + recalign_train.json
 """
@@ -22,11 +25,14 @@ from transformers import Seq2SeqTrainer
 
 from ..atomic_io import replace_dir, write_json
 from ..config import save_config
-from .callbacks import BudgetProgress, JsonlLogger, TimeBudget, WandbConfig
+from ..errors import RecalignError
+from .callbacks import BudgetProgress, JsonlLogger, TimeBudget, TrainClock, WandbConfig
+from .checkpoints import latest_complete, mark_complete, read_marker
 from .collator import Seq2SeqCollator
 from .config import TrainConfig
+from .curve import EvaluateFn, LearningCurve
 from .data import load_eval_sets, load_mixture, tokenize, tokenizer_texts
-from .ds import resolve_deepspeed, single_process_env
+from .deepspeed_config import resolve_deepspeed, single_process_env
 from .models import build_model, check_model_name, is_preset
 from .tokenizer import load_tokenizer, train_tokenizer
 
@@ -36,19 +42,34 @@ log = logging.getLogger(__name__)
 class RecalignTrainer(Seq2SeqTrainer):
     """Seq2SeqTrainer with per-task evaluation summarized as one line, an overall
     ``eval_loss`` (example-weighted mean of the tasks' losses) for best-model selection,
-    and optionally a learning-rate schedule paced by a time budget (``budget_schedule``)."""
+    optionally a learning-rate schedule paced by a time budget (``budget_schedule``), and a
+    completion marker written into each checkpoint after the Trainer's save (``checkpoints.py``)."""
 
     budget_schedule: tuple | None = None   # (seconds, warmup: ratio float or int steps, kind)
+    clock: TrainClock | None = None        # training seconds across resumes
+    budget: TimeBudget | None = None
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None and self.budget_schedule:
             from torch.optim.lr_scheduler import LambdaLR
 
+            clock = self.clock.elapsed if self.clock else None
             self.lr_scheduler = LambdaLR(optimizer or self.optimizer,
-                                         budget_lr_lambda(num_training_steps, *self.budget_schedule))
+                                         budget_lr_lambda(num_training_steps, *self.budget_schedule, clock=clock))
             self._created_lr_scheduler = True
             return self.lr_scheduler
         return super().create_scheduler(num_training_steps, optimizer)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.args.world_size > 1:
+            self.accelerator.wait_for_everyone()      # every rank's shards are on disk
+        if self.args.should_save:
+            ckpt = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+            mark_complete(ckpt, step=self.state.global_step,
+                          train_seconds=round(self.clock.elapsed(), 3) if self.clock else None,
+                          stopped_by_budget=bool(self.budget and self.budget.stopped),
+                          saved_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
@@ -82,23 +103,25 @@ class RecalignTrainer(Seq2SeqTrainer):
 def budget_lr_lambda(num_training_steps: int, seconds: float, warmup, kind: str, clock=None):
     """LR multiplier driven by progress = max(time used / budget, step / max_steps).
 
-    Warm-up is linear over ``warmup`` (a ratio of progress, or an int number of steps),
-    then ``kind`` (cosine | linear | constant_with_warmup) decays over the rest, so a run
-    stopped by its time budget ends with a decayed learning rate on any machine.
+    ``clock()`` returns the training seconds used so far (``TrainClock.elapsed``: a resumed run
+    continues where its checkpoint stood, so there is no second warm-up; default: seconds since
+    this call). Warm-up is linear over ``warmup`` (a ratio of progress, or an int number of
+    steps), then ``kind`` (cosine | linear | constant_with_warmup) decays over the rest, so a
+    run stopped by its time budget ends with a decayed learning rate on any machine.
 
     >>> f = budget_lr_lambda(1000, 60.0, 0.1, "cosine", clock=iter([0.0, 30.0, 59.0]).__next__)
     >>> round(f(0), 3), round(f(1), 3), round(f(2), 3)   # t=0 s, 30 s (of 60), 59 s
     (0.001, 0.587, 0.001)
     """
     import math
-    import time
 
-    clock = clock or time.monotonic
-    start = clock()
+    if clock is None:
+        clock = TrainClock()
+        clock.start()
+        clock = clock.elapsed
 
     def f(step: int) -> float:
-        now = clock() if step else start
-        p = min(1.0, max((now - start) / seconds, step / max(1, num_training_steps)))
+        p = min(1.0, max(clock() / seconds, step / max(1, num_training_steps)))
         if isinstance(warmup, int) and warmup >= 1:
             if step < warmup:
                 return max(step, 1) / warmup
@@ -141,29 +164,25 @@ def _wandb_env(run: Path, project: str) -> None:
 
 
 def training_arguments(cfg: TrainConfig, run: Path, has_eval: bool, **extra):
+    """``Seq2SeqTrainingArguments``: ``cfg.trainer`` unchanged, plus what recalign decides
+    (output directory, seed, precision, DeepSpeed, integrations, evaluation only with valid data)."""
     from transformers import Seq2SeqTrainingArguments
 
-    warmup = cfg.warmup_steps if 0 <= cfg.warmup_steps < 1 else int(cfg.warmup_steps)
-    kw = dict(
-        output_dir=str(run / "checkpoints"), max_steps=cfg.max_steps, num_train_epochs=cfg.num_train_epochs,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps, learning_rate=cfg.learning_rate,
-        weight_decay=cfg.weight_decay, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=warmup,
-        max_grad_norm=cfg.max_grad_norm, bf16=_bf16(cfg.bf16), fp16=False,
-        eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps,
-        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
-        load_best_model_at_end=cfg.load_best_model_at_end and has_eval,
-        metric_for_best_model="eval_loss", greater_is_better=False,
-        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
-        logging_strategy="steps", logging_steps=cfg.logging_steps, logging_first_step=True,
-        seed=cfg.seed, deepspeed=resolve_deepspeed(cfg.deepspeed), report_to=cfg.report_to or "none",
-        run_name=run.resolve().name, remove_unused_columns=False, disable_tqdm=False,
-        dataloader_num_workers=cfg.dataloader_num_workers, save_only_model=False,
-        dataloader_pin_memory=_cuda(),
-    )
+    kw = dict(cfg.trainer)
+    kw.setdefault("eval_strategy", "steps")
+    if not has_eval:
+        kw.update(eval_strategy="no", load_best_model_at_end=False)
+    kw.update(output_dir=str(run / "checkpoints"), seed=cfg.seed, bf16=_bf16(cfg.bf16),
+              deepspeed=resolve_deepspeed(cfg.deepspeed), report_to=cfg.report_to or "none",
+              run_name=run.resolve().name, remove_unused_columns=False)
+    kw.setdefault("dataloader_pin_memory", _cuda())
+    kw.setdefault("disable_tqdm", False)
     kw.update(extra)
-    return Seq2SeqTrainingArguments(**kw)
+    try:
+        return Seq2SeqTrainingArguments(**kw)
+    except (TypeError, ValueError) as e:
+        msg = " ".join(str(e).split())
+        raise RecalignError(msg[:300] + ("…" if len(msg) > 300 else ""), field="trainer") from None
 
 
 def _tokenizer(cfg: TrainConfig, run: Path, train_raw):
@@ -176,13 +195,26 @@ def _tokenizer(cfg: TrainConfig, run: Path, train_raw):
                            model_max_length=max(cfg.max_source_length, cfg.max_target_length))
 
 
-def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
-    """Fine-tune ``cfg.model`` on the mixture in ``RUN/text``; returns ``RUN/model``.
+def _curve_callback(cfg: TrainConfig, run: Path, clock: TrainClock, evaluate_fn: EvaluateFn | None):
+    c = cfg.curve
+    if evaluate_fn is None or not c.users:
+        return None
+    minutes = c.every_minutes
+    if minutes is None and c.every_steps is None and cfg.time_budget_minutes:
+        minutes = cfg.time_budget_minutes / 8
+    steps = c.every_steps or (None if minutes else cfg.trainer.get("eval_steps") or 200)
+    return LearningCurve(evaluate_fn, run / "logs" / "curve.jsonl", clock, every_steps=steps,
+                         every_seconds=minutes * 60.0 if minutes else None)
 
-    Resumes from the last ``RUN/checkpoints/checkpoint-N`` when there is one.
+
+def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: EvaluateFn | None = None) -> Path:
+    """Fine-tune ``cfg.model`` on the tasks ``RUN/text/manifest.json`` lists; returns ``RUN/model``.
+
+    Resumes from the newest complete ``RUN/checkpoints/checkpoint-N`` when there is one (its
+    training clock too). With ``evaluate_fn(model, tokenizer) -> dict`` (e.g.
+    ``recalign.eval.curves.curve_evaluator``) it records the learning curve (``cfg.curve``).
     """
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     check_model_name(cfg.model)
     run = Path(run_dir)
@@ -204,28 +236,33 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
     train_ds = tokenize(train_raw, tokenizer, cfg.max_source_length, cfg.max_target_length)
     eval_ds = {t: tokenize(d, tokenizer, cfg.max_source_length, cfg.max_target_length) for t, d in eval_raw.items()}
 
+    with args.main_process_first(desc="checkpoints"):
+        last = latest_complete(run / "checkpoints")      # rank 0 sets incomplete ones aside first
+    clock = TrainClock((read_marker(last).get("train_seconds") or 0.0) if last else 0.0)
+
     set_seed(cfg.seed)
     model = build_model(cfg.model, tokenizer)
-    budget = TimeBudget(cfg.time_budget_minutes)
-    cbs = [JsonlLogger(run / "logs" / "train.jsonl"), budget]
+    budget = TimeBudget(cfg.time_budget_minutes, clock)
+    cbs = [budget, JsonlLogger(run / "logs" / "train.jsonl", clock)]
+    curve = _curve_callback(cfg, run, clock, evaluate_fn)
+    if curve is not None:
+        cbs.append(curve)
     if "wandb" in cfg.report_to:
         cbs.append(WandbConfig(dataclasses.asdict(cfg)))
     trainer = RecalignTrainer(model=model, args=args, data_collator=Seq2SeqCollator(tokenizer, model),
                               train_dataset=train_ds, eval_dataset=eval_ds or None, processing_class=tokenizer,
                               callbacks=[*cbs, *callbacks])
+    trainer.clock, trainer.budget = clock, budget
     if cfg.time_budget_minutes and not args.disable_tqdm:
         from transformers.trainer_callback import ProgressCallback
 
         trainer.remove_callback(ProgressCallback)          # a step bar to max_steps would mislead
-        trainer.add_callback(BudgetProgress(cfg.time_budget_minutes * 60.0))
+        trainer.add_callback(BudgetProgress(cfg.time_budget_minutes * 60.0, clock.elapsed))
     if cfg.time_budget_minutes and cfg.schedule_by_time:
-        warm = cfg.warmup_steps if 0 <= cfg.warmup_steps < 1 else int(cfg.warmup_steps)
-        trainer.budget_schedule = (cfg.time_budget_minutes * 60.0, warm, cfg.lr_scheduler)
-    ckpt_dir = run / "checkpoints"
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+        trainer.budget_schedule = (cfg.time_budget_minutes * 60.0, cfg.warmup(), cfg.trainer["lr_scheduler_type"])
     if last:
-        log.info("resuming from %s", last)
-    result = trainer.train(resume_from_checkpoint=last)
+        log.info("resuming from %s (%.1f s of training so far)", last, clock.before)
+    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
 
     tmp = run / ".model.tmp"
     if trainer.is_world_process_zero():
@@ -239,14 +276,19 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=()) -> Path:
             "model": cfg.model, "preset": is_preset(cfg.model), "config": dataclasses.asdict(cfg),
             "global_step": st.global_step, "max_steps": st.max_steps,
             "completed": st.global_step >= st.max_steps, "stopped_by_budget": budget.stopped,
-            "resumed_from": Path(last).name if last else None,
+            "resumed_from": last.name if last else None,
             "best_metric": st.best_metric, "metric_for_best_model": args.metric_for_best_model,
             "best_model_checkpoint": Path(st.best_model_checkpoint).name if st.best_model_checkpoint else None,
             "saved_weights": "best" if args.load_best_model_at_end and st.best_model_checkpoint else "last",
             "train_examples": len(train_ds), "eval_examples": {t: len(d) for t, d in eval_ds.items()},
             "num_parameters": sum(p.numel() for p in model.parameters()),
             "precision": "bf16" if args.bf16 else "fp32", "deepspeed": cfg.deepspeed,
-            "train_runtime_s": result.metrics.get("train_runtime"), "train_loss": result.metrics.get("train_loss"),
+            # training seconds over every leg (a resumed run continues its checkpoint's clock);
+            # learning-curve evaluation is not counted
+            "train_runtime_s": round(clock.elapsed(), 3),
+            "train_runtime_this_leg_s": result.metrics.get("train_runtime"),
+            "curve_eval_s": round(curve.eval_seconds, 3) if curve is not None else None,
+            "train_loss": result.metrics.get("train_loss"),
             "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         })
         replace_dir(tmp, out)
