@@ -5,6 +5,13 @@ import json
 
 import click
 
+from ..config import from_dict
+from ..data import dataset_stats, format_stats, leave_one_out, load_dataset, prepare, split_stats
+from ..data.amazon import read_amazon, write_dataset
+from ..pipeline import DataConfig
+from ..run_dir import RunDir
+from .options import override_option, run_dir_option
+
 
 @click.group("data")
 def data() -> None:
@@ -29,8 +36,6 @@ def _with_kcore(f):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(dataset: str, user_k: int, item_k: int, as_json: bool) -> None:
     """Print dataset and split statistics."""
-    from ..data import dataset_stats, format_stats, leave_one_out, load_dataset, split_stats
-
     ds = load_dataset(dataset, user_k, item_k)
     raw = dataset_stats(ds)
     st = split_stats(leave_one_out(ds))
@@ -45,15 +50,17 @@ def info(dataset: str, user_k: int, item_k: int, as_json: bool) -> None:
 @data.command("prepare")
 @_dataset
 @_with_kcore
-@click.option("--out", "--run-dir", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="Run directory; files go to RUN_DIR/data.")
-def prepare_cmd(dataset: str, user_k: int, item_k: int, run_dir: str) -> None:
-    """Filter, split and write RecBole atomic + benchmark files into RUN_DIR/data."""
-    from ..data import format_stats, prepare, split_stats
-
-    split = prepare(dataset, run_dir, user_k, item_k)
+@run_dir_option("Run directory; files go to RUN/data (replacing what is there).")
+@override_option("Override a `data:` key of the run config, e.g. -o min_interactions=5.")
+def prepare_cmd(dataset: str, user_k: int, item_k: int, run_dir: str, overrides: tuple[str, ...]) -> None:
+    """Filter, split and write RecBole atomic + benchmark files into RUN/data."""
+    d = from_dict(DataConfig, {"dataset": dataset, "user_k": user_k, "item_k": item_k}, overrides=overrides,
+                  where="data.")
+    run = RunDir(run_dir)
+    with run.lock("data prepare"):
+        split = prepare(d.dataset, run.root, d.user_k, d.item_k, d.min_interactions)
     click.echo(format_stats(split_stats(split)))
-    click.echo(f"wrote {run_dir}/data")
+    click.echo(f"wrote {run.data}")
 
 
 @data.command("convert-amazon")
@@ -66,13 +73,9 @@ def prepare_cmd(dataset: str, user_k: int, item_k: int, run_dir: str) -> None:
               help="Directory to write <name>.inter and <name>.item into.")
 def convert_amazon_cmd(reviews: str, meta: str, name: str, out: str) -> None:
     """Convert Amazon reviews + metadata into RecBole atomic files."""
-    from ..data.amazon import read_amazon, write_dataset
-
     ds = read_amazon(reviews, meta, name)
     d = write_dataset(ds, out)
     for note in ds.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {d}/{name}.inter and {d}/{name}.item")
 
-
-commands = [data]

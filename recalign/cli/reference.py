@@ -16,8 +16,9 @@ BEGIN, END = "<!-- cli-reference:begin -->", "<!-- cli-reference:end -->"
 def _walk(cmd: click.Command, path: list[str]):
     yield path, cmd
     if isinstance(cmd, click.Group):
-        for name in sorted(cmd.commands):
-            yield from _walk(cmd.commands[name], path + [name])
+        ctx = click.Context(cmd, info_name=path[-1])
+        for name in cmd.list_commands(ctx):   # a lazy group loads each verb here
+            yield from _walk(cmd.get_command(ctx, name), path + [name])
 
 
 def cli_reference() -> str:

@@ -1,16 +1,21 @@
 """`recalign train`."""
 from __future__ import annotations
 
+import os
+
 import click
+
+from ..config import from_dict, read_yaml
+from ..run_dir import RunDir
+from ..t5_finetune import TrainConfig, read_train_info, train
+from .options import override_option, run_dir_option
 
 
 @click.command("train")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="Training YAML (TrainConfig keys; see configs/train-tiny.yaml).")
-@click.option("--run-dir", required=True, type=click.Path(file_okay=False),
-              help="Run directory holding text/<task>/<split>; outputs go to model/, checkpoints/, logs/.")
-@click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config key, e.g. -o max_steps=100 -o mixture.cap=5000 (repeatable).")
+              help="Training YAML (TrainConfig keys, or a run YAML's `train:` section; see configs/train-tiny.yaml).")
+@run_dir_option("Run directory holding text/manifest.json; outputs go to model/, checkpoints/, logs/.")
+@override_option("Override a config key, e.g. -o max_steps=100 -o trainer.optim=adafactor.")
 @click.option("--deepspeed", default=None, metavar="zero2|zero3|FILE.json",
               help="Train through DeepSpeed with a shipped ZeRO config or your own JSON.")
 @click.option("--report-to", type=click.Choice(["wandb", "none"]), default=None,
@@ -19,12 +24,7 @@ import click
               help="Set by the deepspeed launcher (the rank is read from LOCAL_RANK).")
 def train_cmd(config_path: str, run_dir: str, overrides: tuple[str, ...], deepspeed: str | None,
               report_to: str | None, local_rank: int | None) -> None:
-    """Fine-tune a seq2seq model on the task mixture of RUN_DIR (resumes from the last checkpoint)."""
-    import os
-
-    from ..config import from_dict, read_yaml
-    from ..t5_finetune import TrainConfig, read_train_info, train
-
+    """Fine-tune a seq2seq model on the task mixture of RUN (resumes from the last complete checkpoint)."""
     if local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(local_rank))
     data = read_yaml(config_path)
@@ -33,14 +33,12 @@ def train_cmd(config_path: str, run_dir: str, overrides: tuple[str, ...], deepsp
     if deepspeed:
         extra.append(f"deepspeed={deepspeed}")
     if report_to:
-        extra.append(f"report_to=[{report_to}]")
+        extra.append(f"report_to=[{'' if report_to == 'none' else report_to}]")
     cfg = from_dict(TrainConfig, data, overrides=extra)
-    out = train(cfg, run_dir)
+    with RunDir(run_dir).lock("train"):
+        out = train(cfg, run_dir)
     info = read_train_info(out)
     if info:
         why = " (stopped by the time budget)" if info.get("stopped_by_budget") else ""
         click.echo(f"trained {info['model']} for {info['global_step']}/{info['max_steps']} steps{why}; "
                    f"best valid loss {info['best_metric']}; saved {out}")
-
-
-commands = [train_cmd]
