@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from recalign.data import Dataset, Item, leave_one_out, load_dataset
-from recalign.generators import TASKS, GenerateConfig, generate
+from recalign.materialize import generate
+from recalign.tasks import TASKS, GenerateConfig
 
 
 def scaled(ds: Dataset, k: int) -> Dataset:

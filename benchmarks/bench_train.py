@@ -34,7 +34,7 @@ WARMUP = 3
 
 def _data(run_dir: Path | None, users: int, tmp: Path):
     from recalign.data import leave_one_out, load_dataset
-    from recalign.generators import generate
+    from recalign.materialize import generate
 
     tasks = ["retrieval", "ranking", "rating"]
     if run_dir is None:
@@ -43,7 +43,7 @@ def _data(run_dir: Path | None, users: int, tmp: Path):
         generate(split, tasks, run_dir, users=split.users[:users])
     import datasets
 
-    from recalign.generators import load_task_data
+    from recalign.materialize import load_task_data
 
     parts = [load_task_data(run_dir, t, "train") for t in tasks if (run_dir / "text" / t).is_dir()]
     return datasets.concatenate_datasets(parts).shuffle(seed=0), run_dir

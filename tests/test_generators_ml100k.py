@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from recalign.generators import SPLITS, TASKS, GenerateConfig, generate, load_task_data
+from recalign.materialize import TEXT_SPLITS as SPLITS, generate, load_task_data
+from recalign.tasks import TASKS, GenerateConfig
 
 L = 20
 AUX = {"mim", "mlm", "bpr"}

@@ -8,9 +8,9 @@ import pytest
 from jinja2 import meta
 
 from recalign.errors import RecalignError
-from recalign.generators import TASKS
-from recalign.prompts import ENV, TEMPLATES_DIR, load_templates, read_template_file, render, validate_dir
+from recalign.prompts import ENV, read_template_file, render
 from recalign.prompts.env import natural_join, numbered, rated
+from recalign.tasks import TASKS, TEMPLATES_DIR, load_templates, validate_dir
 
 ALL = [t for task in TASKS.names() for t in load_templates(task)]
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from recalign.eval.rating import generate_answers, parse_rating, rating_report
+from recalign.eval.rating import generate_answers, rating_report, scored_ratings
 from recalign.eval.scoring import rank_by_score, score_titles
+from recalign.tasks.rating import parse_rating
 
 from test_decode_helpers import TITLES, tiny_seq2seq
 
@@ -75,8 +76,6 @@ def test_generate_answers_keeps_order(model_tok):
 
 
 def test_scored_ratings_is_the_expectation_over_scale_values(model_tok):
-    from recalign.eval.rating import scored_ratings
-
     model, tok = model_tok
     inputs = ["user liked hamlet rated 4 stars", "user watched heat"]
     values = [1.0, 2.0, 3.0, 4.0, 5.0]

@@ -1,7 +1,16 @@
 """`recalign templates list | show TASK | render TASK | validate [DIR]`."""
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import click
+import yaml
+
+from ..data import leave_one_out, load_dataset
+from ..errors import RecalignError, nearest
+from ..prompts.env import FILTERS
+from ..tasks import TASKS, TEMPLATES_DIR, GenerateConfig, load_templates, validate_dir
 
 _tdir = click.option("--templates", "templates_dir", type=click.Path(file_okay=False, exists=True),
                      help="Extra template directory: adds templates or overrides shipped ones by id.")
@@ -13,13 +22,10 @@ def templates() -> None:
 
 
 @templates.command("list")
-@click.option("--task", "-t", default=None, help="Only this task.")
+@click.option("--task", "-t", default=None, help="Only this task (a registered task name).")
 @_tdir
 def list_cmd(task: str | None, templates_dir: str | None) -> None:
     """One line per template: task, id, split, first words of the input."""
-    from ..generators import TASKS
-    from ..prompts import load_templates
-
     names = [TASKS.get(task).name] if task else TASKS.names()
     for name in names:
         for t in load_templates(name, [templates_dir] if templates_dir else ()):
@@ -30,11 +36,6 @@ def list_cmd(task: str | None, templates_dir: str | None) -> None:
 def template_header(task) -> str:
     """What a template author needs: the file format, the variables of ``task``'s Example record
     (their types and an example value) and the filters of the sandboxed Jinja environment."""
-    import dataclasses
-    import inspect
-
-    from ..prompts.env import FILTERS
-
     ex = task.example_type.sample()
     lines = [f"# {task.name}: {task.description}",
              f"# file format: a YAML mapping `task: {task.name}` + `templates:` list of entries with",
@@ -57,11 +58,6 @@ def template_header(task) -> str:
 @_tdir
 def show_cmd(task: str, templates_dir: str | None) -> None:
     """Print TASK's variables and filters, then its templates as YAML, with where each comes from."""
-    import yaml
-
-    from ..generators import TASKS
-    from ..prompts import load_templates
-
     click.echo(template_header(TASKS.get(task)))
     click.echo(f"task: {task}\ntemplates:")      # the output is itself a valid template file
     for t in load_templates(task, [templates_dir] if templates_dir else ()):
@@ -80,11 +76,6 @@ def show_cmd(task: str, templates_dir: str | None) -> None:
 def render_cmd(task: str, n: int, dataset: str, which: str, template_id: str | None, seed: int,
                templates_dir: str | None) -> None:
     """Render N real examples of TASK (from the first users of the dataset)."""
-    from ..data import leave_one_out, load_dataset
-    from ..errors import RecalignError, nearest
-    from ..generators import TASKS, GenerateConfig
-    from ..prompts import load_templates
-
     t = TASKS.get(task)
     temps = load_templates(task, [templates_dir] if templates_dir else ())
     if template_id:
@@ -110,9 +101,9 @@ def render_cmd(task: str, n: int, dataset: str, which: str, template_id: str | N
 @templates.command("validate")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, exists=True))
 def validate_cmd(directory: str | None) -> None:
-    """Check every template file in DIRECTORY (default: the shipped templates)."""
-    from ..prompts import TEMPLATES_DIR, validate_dir
-
+    """Check every template file in DIRECTORY (default: every task's shipped file): variables,
+    syntax, a sample render, and that each target is a valid answer of its task (e.g. retrieval and
+    ranking targets must render to exactly the item's text). One line per problem."""
     n, problems = validate_dir(directory)
     for p in problems:
         click.echo(f"error: {p}", err=True)
@@ -120,5 +111,3 @@ def validate_cmd(directory: str | None) -> None:
         raise click.ClickException(f"{len(problems)} problem(s) in {directory or TEMPLATES_DIR}")
     click.echo(f"ok: {n} templates valid in {directory or TEMPLATES_DIR}")
 
-
-commands = [templates]

@@ -30,6 +30,7 @@ import math
 from typing import Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 from .trie import Exclusion, TitleTrie
 
@@ -38,8 +39,6 @@ DEFAULT_LENGTH_PENALTY = 0.0
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=desc, unit="user", disable=not enabled, leave=False)
 
 

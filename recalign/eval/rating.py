@@ -1,56 +1,38 @@
-"""Rating prediction: generate a short answer, parse a number from it, count what fails.
+"""Rating prediction with a model: greedy short answers, and every scale value scored.
 
-Parsing rule (``parse_rating``): the first number in the text (``"4"``, ``" 4.0 stars"``,
-``"3,5"`` → 3.5, ``"4/5"`` → 4), else the first English number word from zero to
-ten (``"four"``); anything else — including an empty answer — is unparsable
-(``None``). Parsed values are clipped to the rating scale seen in training
-before RMSE/MAE (the count of clipped answers is reported); unparsable answers
-are counted and left out of RMSE/MAE, and a second pair of figures
-(``rmse_fallback``/``mae_fallback``) scores them as the train mean rating, so a
-model cannot look good by refusing to answer.
+The rating answer format (``fmt_rating`` writes a target, ``parse_rating`` reads an answer
+back) and the rating evaluator live with the task, in ``recalign.tasks.rating``; this
+module holds the model side.
 
-A second predictor needs no parsing (``scored_ratings``): score each rating value of the
-scale as the target text (``"1"`` … ``"5"``, as the rating templates write them) by its
-log-likelihood, normalize over the scale, and predict the expected value (``E[r]``) and
-the most likely value (``argmax``). Every user gets a prediction, whatever the model would
-have generated.
+``scored_ratings`` needs no parsing: it scores each rating value of the scale as the
+target text (``"1"`` … ``"5"``, as ``fmt_rating`` writes them) by its log-likelihood,
+normalizes over the scale, and predicts the expected value (``E[r]``) and the most likely
+value (``argmax``). Every user gets a prediction, whatever the model would have generated.
 
->>> [parse_rating(t) for t in ["4", " 4.0 stars", "four", "", "n/a", "3,5", "-1"]]
-[4.0, 4.0, 4.0, None, None, 3.5, -1.0]
+>>> rating_report(["4", "five", "n/a"], [4.0, 3.0, 2.0], scale=(1.0, 5.0), fallback=3.0)[0]["unparsable"]
+1
 """
 from __future__ import annotations
 
 import copy
-import math
-import re
 from typing import Sequence
 
 import torch
+from tqdm.auto import tqdm
 
-_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
-_WORDS = {w: float(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten".split())}
-_WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
+from ..tasks import rating as rating_task
+from ..tasks.rating import expected_ratings, fmt_rating, parse_rating
+from .metrics import rating_metrics
+from .scoring import score_token_ids
+from .trie import item_token_ids
 
-
-def parse_rating(text: str | None) -> float | None:
-    """The rating a generated answer states, or None if it states none."""
-    if not text:
-        return None
-    m = _NUMBER.search(text)
-    if m:
-        v = float(m.group(0).replace(",", "."))
-        return v if math.isfinite(v) else None
-    m = _WORD.search(text)
-    return _WORDS[m.group(1).lower()] if m else None
+__all__ = ["generate_answers", "scored_ratings", "rating_report", "parse_rating", "fmt_rating"]
 
 
 @torch.inference_mode()
 def generate_answers(model, tokenizer, inputs: Sequence[str], *, batch_size: int = 32, max_new_tokens: int = 8,
                      max_input_length: int = 512, progress: bool = False) -> list[str]:
     """Greedy generation of a short answer per input (batched, order kept)."""
-    from tqdm.auto import tqdm
-
     model.eval()
     device = next(model.parameters()).device
     gc = copy.deepcopy(model.generation_config)
@@ -77,44 +59,14 @@ def scored_ratings(model, tokenizer, inputs: Sequence[str], values: Sequence[flo
 
     ``values`` are the rating scale's values, scored as target text ``fmt_rating(v)``.
     """
-    import numpy as np
-
-    from ..generators.sampling import fmt_rating
-    from .scoring import score_token_ids
-    from .trie import item_token_ids
-
     values = [float(v) for v in values]
     ids = list(item_token_ids({str(k): fmt_rating(v) for k, v in enumerate(values)}, tokenizer).values())
     sc = score_token_ids(model, tokenizer, inputs, [ids] * len(inputs), user_batch_size=batch_size,
                          max_input_length=max_input_length, progress=progress, desc="rating (scored)")
-    v = np.asarray(values)
-    exp, top, probs = [], [], []
-    for s in sc:
-        p = np.exp(s.logp - s.logp.max())
-        p /= p.sum()
-        exp.append(float(p @ v))
-        top.append(float(v[int(np.argmax(p))]))
-        probs.append([round(float(x), 5) for x in p])
-    return exp, top, probs
+    return expected_ratings([s.logp for s in sc], values)
 
 
 def rating_report(answers: Sequence[str], true: Sequence[float], *, scale: tuple[float, float],
                   fallback: float) -> tuple[dict, list[float | None]]:
-    """Metrics for generated rating answers against ``true``.
-
-    Returns ``(metrics, parsed)``: ``metrics`` has ``rmse``, ``mae``, ``n`` (parsed answers,
-    through ``recalign.eval.metrics.rating_metrics``), ``unparsable``, ``clipped``,
-    ``rmse_fallback``/``mae_fallback`` (unparsable → ``fallback``) and ``scale``.
-    """
-    from .metrics import rating_metrics
-
-    lo, hi = scale
-    parsed = [parse_rating(a) for a in answers]
-    ok = [i for i, p in enumerate(parsed) if p is not None]
-    clipped = sum(1 for i in ok if not lo <= parsed[i] <= hi)
-    pred = [min(hi, max(lo, parsed[i])) for i in ok]
-    m = dict(rating_metrics(pred, [true[i] for i in ok])) if ok else {"rmse": None, "mae": None, "n": 0}
-    fb = rating_metrics([min(hi, max(lo, p)) if p is not None else fallback for p in parsed], list(true))
-    m.update(unparsable=len(parsed) - len(ok), clipped=clipped, rmse_fallback=fb["rmse"], mae_fallback=fb["mae"],
-             fallback=fallback, scale=[lo, hi])
-    return m, parsed
+    """``tasks.rating.rating_report`` with the one metric implementation (``eval.metrics``)."""
+    return rating_task.rating_report(answers, true, scale=scale, fallback=fallback, rating_metrics=rating_metrics)

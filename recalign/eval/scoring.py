@@ -24,8 +24,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from .trie import Exclusion, TitleTrie
+from ..tasks.evaluation import rank_by_score  # noqa: F401 — re-exported
+from .trie import Exclusion, TitleTrie, item_token_ids
 
 
 @dataclass
@@ -41,8 +43,6 @@ class Scores:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=desc, unit="user", disable=not enabled, leave=False)
 
 
@@ -98,17 +98,9 @@ def score_token_ids(model, tokenizer, inputs: Sequence[str], candidates: Sequenc
 def score_titles(model, tokenizer, inputs: Sequence[str], candidates: Sequence[Sequence[str]],
                  titles: Mapping[str, str], **kw) -> list[Scores]:
     """Score candidate *item ids* by their titles (``titles``: item id → title)."""
-    from .trie import item_token_ids
-
     needed = {i: titles[i] for c in candidates for i in c}
     ids = item_token_ids(needed, tokenizer)
     return score_token_ids(model, tokenizer, inputs, [[ids[i] for i in c] for c in candidates], **kw)
-
-
-def rank_by_score(items: Sequence[str], scores: np.ndarray) -> list[str]:
-    """Items sorted by score, best first; ties keep the given order (a stable sort)."""
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    return [items[i] for i in order]
 
 
 def exact_rankings(model, tokenizer, inputs: Sequence[str], trie: TitleTrie,

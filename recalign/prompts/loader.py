@@ -11,11 +11,9 @@ File format (one file per task; ``task`` defaults to the file's stem)::
         target: "{{ target }}"
         metadata: {original_task: true, choices_in_prompt: false}
 
-``load_templates(task, extra_dirs)`` reads the shipped file, then the user's
-directories in order; an entry with an id that already exists replaces it.
-
->>> [t.id for t in load_templates("retrieval")][:2]        # doctest: +SKIP
-['retrieval-seen-01', 'retrieval-seen-02']
+``read_templates(dirs, task)`` reads directories in order; an entry with an id that
+already exists replaces it. A task's own file and its validation against the task's
+Example record: ``recalign.tasks.load_templates``.
 """
 from __future__ import annotations
 
@@ -27,7 +25,6 @@ import yaml
 from ..errors import RecalignError, nearest
 from .template import SPLITS, Template
 
-TEMPLATES_DIR = Path(__file__).parent / "templates"
 ENTRY_KEYS = ("id", "split", "input", "target", "metadata")
 FILE_KEYS = ("task", "templates", "description")
 
@@ -135,20 +132,3 @@ def read_templates(dirs: Iterable[str | Path], task: str | None = None) -> dict[
                 seen.add(t.id)
                 by_task.setdefault(ftask, {})[t.id] = t
     return {k: list(v.values()) for k, v in by_task.items()}
-
-
-def load_templates(task: str, extra_dirs: Iterable[str | Path] = (), validate: bool = True) -> list[Template]:
-    """The templates of ``task``: shipped ones, then ``extra_dirs`` (add or override by id).
-    With ``validate`` (default) every template is checked (see ``validate.check_templates``)
-    and the first problem raises a RecalignError naming file, id and line."""
-    extra_dirs = [d for d in (extra_dirs or ()) if d]
-    temps = read_templates([TEMPLATES_DIR, *extra_dirs], task).get(task, [])
-    if not temps:
-        raise RecalignError(f"no templates for task {task!r} in {[str(TEMPLATES_DIR), *map(str, extra_dirs)]}")
-    if validate:
-        from .validate import check_templates
-
-        problems = check_templates(temps, task)
-        if problems:
-            raise problems[0]
-    return temps

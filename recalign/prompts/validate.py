@@ -5,38 +5,39 @@
 3. they use only the variables declared by the task's Example record
    (``jinja2.meta.find_undeclared_variables``), never anything else;
 4. the target is not empty, and a sample example renders to a non-empty input and target;
-5. ids are unique within a file.
+5. the rendered sample target is one the task's answer format accepts (``check_target``);
+6. ids are unique within a file.
 
->>> from recalign.prompts import load_templates
->>> check_templates(load_templates("retrieval", validate=False), "retrieval")
-[]
+The task side (which Example record, which answer format, which files) is
+``recalign.tasks.templating``; this module knows no task.
+
+>>> from dataclasses import dataclass
+>>> @dataclass
+... class Ex:
+...     history: list
+...     target: str
+...     @classmethod
+...     def sample(cls): return cls(["Heat"], "Alien")
+>>> t = Template("t1", "demo", "seen", "{{ history | join(', ') }}", "{{ taget }}")
+>>> [e.message for e in check_templates([t], Ex)]
+["template 't1' (demo): target uses 'taget', which is not a variable of this task (allowed: history, target). Did you mean 'target'?"]
 """
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from typing import Any, Callable
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from ..errors import RecalignError, nearest
 from .env import ENV
-from .loader import TEMPLATES_DIR, read_template_file, template_files
 from .template import Template
 
 
-def task_example_type(task: str) -> type:
-    """The Example record class of a registered task (its fields are the template variables)."""
-    from ..generators.registry import TASKS
-
-    return TASKS.get(task).example_type
-
-
-def declared_variables(task: str) -> set[str]:
-    return {f.name for f in dataclasses.fields(task_example_type(task))}
-
-
-def check_template(t: Template, allowed: set[str], sample=None) -> list[RecalignError]:
-    """Problems of one template (empty list = valid)."""
+def check_template(t: Template, allowed: set[str], sample=None,
+                   check_target: Callable[[Any, str], str | None] | None = None) -> list[RecalignError]:
+    """Problems of one template (empty list = valid). ``check_target(sample, rendered_target)``
+    returns why a rendered target is not a valid answer (None = valid)."""
     problems: list[RecalignError] = []
     if not t.target.strip():
         problems.append(t.error("target is empty", "target"))
@@ -69,12 +70,15 @@ def check_template(t: Template, allowed: set[str], sample=None) -> list[Recalign
                 problems.append(t.error("target renders to an empty string", "target"))
             if not inp:
                 problems.append(t.error("input renders to an empty string", "input"))
+            why = check_target(sample, tgt) if tgt and check_target else None
+            if why:
+                problems.append(t.error(f"target {why}", "target"))
     return problems
 
 
-def check_templates(templates: list[Template], task: str) -> list[RecalignError]:
-    """Problems of a task's template set: each template, plus unique ids."""
-    cls = task_example_type(task)
+def check_templates(templates: list[Template], cls: type,
+                    check_target: Callable[[Any, str], str | None] | None = None) -> list[RecalignError]:
+    """Problems of a task's template set (``cls``: its Example record): each template, plus unique ids."""
     allowed = {f.name for f in dataclasses.fields(cls)}
     sample = cls.sample() if hasattr(cls, "sample") else None
     problems: list[RecalignError] = []
@@ -83,30 +87,5 @@ def check_templates(templates: list[Template], task: str) -> list[RecalignError]
         if t.id in ids:
             problems.append(t.error("duplicate template id"))
         ids.add(t.id)
-        problems.extend(check_template(t, allowed, sample))
+        problems.extend(check_template(t, allowed, sample, check_target))
     return problems
-
-
-def validate_dir(directory: str | Path | None = None) -> tuple[int, list[RecalignError]]:
-    """Validate every template file of ``directory`` (default: the shipped ones).
-    Returns ``(number of templates checked, problems)``."""
-    from ..generators.registry import TASKS
-
-    d = Path(directory) if directory else TEMPLATES_DIR
-    files = template_files(d)
-    if not files:
-        return 0, [RecalignError("no *.yaml template files here", path=d)]
-    n, problems = 0, []
-    for f in files:
-        try:
-            task, temps = read_template_file(f)
-        except RecalignError as e:
-            problems.append(e)
-            continue
-        if task not in TASKS:
-            problems.append(RecalignError(f"unknown task {task!r} (known: {', '.join(TASKS.names())})."
-                                          f"{nearest(task, TASKS.names())}", path=f, line=1))
-            continue
-        n += len(temps)
-        problems.extend(check_templates(temps, task))
-    return n, problems

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..data import Split
 from .config import GenerateConfig
-from .examples import Meta, MlmExample
+from .base import Meta, Task
 from .sampling import task_rng, titles, train_windows
 
 NAME = "mlm"
@@ -67,6 +68,21 @@ def span_corrupt(tokens: Sequence[str], mask: Sequence[bool]) -> tuple[str, str]
     return " ".join(inp), " ".join(tgt)
 
 
+@dataclass
+class MlmExample:
+    """T5 span corruption over the history text: ``corrupted`` has ``<extra_id_k>``
+    sentinels where spans were dropped; ``target`` lists each sentinel and its span,
+    ending with a final sentinel."""
+
+    corrupted: str
+    target: str
+
+    @classmethod
+    def sample(cls) -> "MlmExample":
+        return cls("Toy Story; <extra_id_0> Alien; Fargo", "<extra_id_0> Heat; <extra_id_1>")
+
+
+
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[MlmExample, Meta]]:
     title = titles(split)
@@ -81,3 +97,6 @@ def build(split: Split, which: str, cfg: GenerateConfig,
         inp, tgt = span_corrupt(tokens, mask)
         rows.append((MlmExample(inp, tgt), Meta(u, "", [], h, math.nan)))
     return rows
+
+
+TASK = Task(NAME, MlmExample, build, "T5 span corruption of the history text", auxiliary=True)

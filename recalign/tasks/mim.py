@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Iterable
 
 from ..data import Split
 from .config import GenerateConfig
-from .examples import Meta, MimExample
+from .base import Meta, Task
 from .sampling import task_rng, titles, train_windows
 
 NAME = "mim"
@@ -31,6 +32,23 @@ def mask_positions(n: int, prob: float, max_masks: int, rnd: random.Random) -> l
     elif len(pos) > limit:
         pos = sorted(rnd.sample(pos, limit))
     return pos
+
+
+@dataclass
+class MimExample:
+    """History with some titles replaced by ``mask_token`` → the masked titles
+    (``masked``, in order; ``target`` = them joined by ``"; "``)."""
+
+    history: list[str]
+    mask_token: str
+    masked: list[str]
+    num_masked: int
+    target: str
+
+    @classmethod
+    def sample(cls) -> "MimExample":
+        return cls(["Toy Story", "[MASK]", "Alien", "Fargo"], "[MASK]", ["Heat"], 1, "Heat")
+
 
 
 def build(split: Split, which: str, cfg: GenerateConfig,
@@ -50,3 +68,6 @@ def build(split: Split, which: str, cfg: GenerateConfig,
         rows.append((MimExample(shown, tok, masked, len(masked), "; ".join(masked)),
                      Meta(u, target_item, [], h, math.nan)))
     return rows
+
+
+TASK = Task(NAME, MimExample, build, "history with masked titles → masked titles", auxiliary=True)

@@ -10,11 +10,12 @@ seeded negative and order.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Iterable
 
 from ..data import Split
 from .config import GenerateConfig
-from .examples import BprExample, Meta
+from .base import ITEM_TEXT, SAMPLE_HISTORY, Meta, Task
 from .sampling import NegativeSampler, Position, iter_users, next_item_positions, np_rng, task_rng, titles
 
 NAME = "bpr"
@@ -33,6 +34,22 @@ def _positions(split: Split, which: str, cfg: GenerateConfig, users) -> Iterable
             yield Position(u, h, [title[i] for i in h], rs[lo:-1], items[-1], title[items[-1]], rs[-1])
 
 
+@dataclass
+class BprExample:
+    """History + two titles in random order (one the user took next, one never
+    interacted with) → the preferred title."""
+
+    history: list[str]
+    item_a: str
+    item_b: str
+    target: str
+
+    @classmethod
+    def sample(cls) -> "BprExample":
+        return cls(list(SAMPLE_HISTORY), "Babe", "The Matrix", "The Matrix")
+
+
+
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[BprExample, Meta]]:
     title = titles(split)
@@ -48,3 +65,7 @@ def build(split: Split, which: str, cfg: GenerateConfig,
         rows.append((BprExample(p.history_titles, title[pair[0]], title[pair[1]], p.target_title),
                      Meta(p.user, p.target, pair, list(p.history), rating)))
     return rows
+
+
+TASK = Task(NAME, BprExample, build, "history + (taken, never taken) → the taken title", auxiliary=True,
+            answer=ITEM_TEXT)

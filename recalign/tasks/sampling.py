@@ -9,7 +9,6 @@ valid/test examples of the recommendation tasks see ``Split.history(u, split)``
 """
 from __future__ import annotations
 
-import math
 import random
 import zlib
 from typing import Iterable, Iterator, NamedTuple
@@ -24,11 +23,6 @@ from .config import GenerateConfig
 def task_rng(seed: int, task: str, which: str, purpose: str = "build") -> random.Random:
     """An RNG that depends only on (seed, task, split, purpose), not on the order tasks run in."""
     return random.Random(f"{seed}/{task}/{which}/{purpose}")
-
-
-def fmt_rating(r: float) -> str:
-    """``4.0`` → ``"4"``, ``3.5`` → ``"3.5"``, NaN → ``"?"``."""
-    return "?" if r is None or math.isnan(r) else f"{r:g}"
 
 
 def iter_users(split: Split, users: Iterable[str] | None, desc: str, progress: bool) -> Iterator[str]:

@@ -1,0 +1,78 @@
+"""A task's templates: read its file (``tasks/templates/<task>.yaml``, or the file its
+``Task.templates`` names) plus the user's directories, and validate them against the
+task's Example record and answer format (``prompts.validate`` holds the generic rules).
+
+>>> [t.id for t in load_templates("retrieval")][:2]                     # doctest: +SKIP
+['retrieval-seen-01', 'retrieval-seen-02']
+>>> validate_dir()[1]                                                   # the shipped files
+[]
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import RecalignError, nearest
+from ..prompts import Template, check_templates, read_template_file, read_templates, template_files
+from .base import TEMPLATES_DIR, Task
+from .registry import TASKS
+
+
+def declared_variables(task: str | Task) -> set[str]:
+    """The variables a template of ``task`` may use: its Example record's fields."""
+    t = TASKS.get(task) if isinstance(task, str) else task
+    return {f.name for f in dataclasses.fields(t.example_type)}
+
+
+def check_task_templates(templates: list[Template], task: str | Task) -> list:
+    """Problems of ``task``'s templates (generic rules + the task's answer format)."""
+    t = TASKS.get(task) if isinstance(task, str) else task
+    return check_templates(templates, t.example_type, t.answer.valid)
+
+
+def load_templates(task: str, extra_dirs: Iterable[str | Path] = (), validate: bool = True) -> list[Template]:
+    """The templates of ``task``: its own file, then ``extra_dirs`` (add or override by id).
+    With ``validate`` (default) every template is checked and the first problem raises a
+    RecalignError naming file, id and line."""
+    t = TASKS.get(task)
+    extra_dirs = [d for d in (extra_dirs or ()) if d]
+    by_id: dict[str, Template] = {}
+    if t.template_file.is_file():
+        ftask, own = read_template_file(t.template_file)
+        if ftask == task:
+            by_id.update({x.id: x for x in own})
+    for ts in read_templates(extra_dirs, task).values():
+        by_id.update({x.id: x for x in ts})
+    temps = list(by_id.values())
+    if not temps:
+        raise RecalignError(f"no templates for task {task!r} in {[str(t.template_file), *map(str, extra_dirs)]}")
+    if validate:
+        problems = check_task_templates(temps, t)
+        if problems:
+            raise problems[0]
+    return temps
+
+
+def validate_dir(directory: str | Path | None = None) -> tuple[int, list[RecalignError]]:
+    """Validate every template file of ``directory`` (default: the shipped ones, i.e. every
+    registered task's file). Returns ``(number of templates checked, problems)``; a file
+    that cannot be read is one problem, and the other files are still checked."""
+    files = template_files(directory) if directory else \
+        [t.template_file for t in TASKS if t.template_file.is_file()]
+    if not files:
+        return 0, [RecalignError("no *.yaml template files here", path=directory or TEMPLATES_DIR)]
+    n, problems = 0, []
+    for f in files:
+        try:
+            task, temps = read_template_file(f)
+        except RecalignError as e:
+            problems.append(e)
+            continue
+        if task not in TASKS:
+            problems.append(RecalignError(f"unknown task {task!r} (known: {', '.join(TASKS.names())})."
+                                          f"{nearest(task, TASKS.names())}", path=f, line=1))
+            continue
+        n += len(temps)
+        problems.extend(check_task_templates(temps, task))
+    return n, problems
