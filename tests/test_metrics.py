@@ -1,4 +1,5 @@
 """Metric functions against hand-computed cases."""
+import json
 import math
 
 import numpy as np
@@ -91,3 +92,47 @@ def test_split_fingerprint_same_from_split_and_dir(tiny_split, tmp_path):
     assert split_fingerprint(tiny_split) == split_fingerprint(tmp_path / "run")
     other = type(tiny_split)(tiny_split.dataset, dict(list(tiny_split.sequences.items())[:1]))
     assert split_fingerprint(other) != split_fingerprint(tiny_split)
+
+
+def test_per_user_rows_average_to_the_reported_metrics():
+    from recalign.eval.metrics import per_user_rating
+
+    r = Ranking(["u1", "u2", "u3"], [list("xya"), list("bxx"), list("xxx")], ["a", "b", "c"])
+    m = ranking_metrics(r, ks=(1, 3), per_user=True)
+    pu = m["per_user"]
+    assert pu.users == ["u1", "u2", "u3"]
+    assert pu.columns["ndcg@3"].tolist() == pytest.approx([0.5, 1.0, 0.0])
+    assert pu.columns["mrr@3"].tolist() == pytest.approx([1 / 3, 1.0, 0.0])
+    assert all(m[k] == pytest.approx(v.mean()) for k, v in pu.columns.items())
+    c = candidate_metrics(r, ks=(1,), per_user=True)
+    assert c["per_user"].columns["hr@1"].tolist() == [0.0, 1.0, 0.0]
+    pr = per_user_rating(["a", "b", "c"], {"": [7.0, None, 2.0], "_expected": [None] * 3}, [5.0, 4.0, 3.0],
+                         scale=(1.0, 5.0))
+    assert list(pr.columns) == ["sq_err", "abs_err"]               # an all-None column is left out
+    assert pr.columns["sq_err"][0] == 0.0 and np.isnan(pr.columns["sq_err"][1])   # 7 clipped to 5
+
+
+def test_write_result_writes_per_user_rows_and_drops_stale_ones(tmp_path):
+    from recalign.eval import write_result
+    from recalign.eval.metrics import read_per_user
+
+    r = Ranking(["u1", "u2"], [["a", "b"], ["c", "d"]], ["b", "x"])
+    res = {"retrieval": ranking_metrics(r, ks=(2,), per_user=True),
+           "rating": rating_metrics([3.0, 4.0], [4.0, 4.0], users=["u1", "u2"])}
+    d = write_result(tmp_path, "m", res)
+    assert res["retrieval"]["per_user"] == "per_user/retrieval.jsonl"      # the section names its file
+    assert json.loads((d / "metrics.json").read_text())["rating"]["per_user"] == "per_user/rating.jsonl"
+    assert (d / "per_user" / "retrieval.jsonl").read_text().splitlines()[0] == \
+        '{"user": "u1", "recall@2": 1.0, "ndcg@2": 0.6309297535714575, "mrr@2": 0.5}'
+    assert read_per_user(d / "per_user" / "rating.jsonl").columns["sq_err"].tolist() == [1.0, 0.0]
+    write_result(tmp_path, "m", {"retrieval": ranking_metrics(r, ks=(2,), per_user=True)})
+    assert sorted(p.name for p in (d / "per_user").iterdir()) == ["retrieval.jsonl"]
+
+
+def test_bad_per_user_file_names_file_and_line(tmp_path):
+    from recalign.eval.metrics import read_per_user
+
+    p = tmp_path / "retrieval.jsonl"
+    p.write_text('{"user": "u1", "ndcg@10": 0.5}\n{"user": "u2", "recall@10": 1}\n')
+    with pytest.raises(RecalignError, match=r"retrieval.jsonl, line 2: bad per-user row"):
+        read_per_user(p)
