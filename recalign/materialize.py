@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from .atomic_io import atomic_path, write_json
 from .data import Split
+from .data.fingerprint import split_fingerprint
 from .errors import RecalignError, nearest
 from .prompts import Template
 from .run_dir import RunDir, fingerprint
@@ -176,8 +177,6 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path | RunDir,
     templates = {t: load_templates(t, dirs) for t in tasks}  # validate everything before heavy work
     for t in tasks:
         split_templates(templates[t], t)
-    from .eval.metrics import split_fingerprint  # TODO(H1): from .data.fingerprint once it moves there
-
     split_fp = split_fingerprint(split)
     old = run.manifest() if run.has_manifest() else {}
     same_split = old.get("split_fingerprint") == split_fp

@@ -32,8 +32,11 @@ from typing import Callable, Optional
 from .atomic_io import write_json
 from .config import from_dict, read_yaml, save_config, to_dict
 from .data import format_stats, split_stats
+from .data.fingerprint import split_fingerprint
 from .data.readers import resolve_dataset_dir
 from .errors import RecalignError
+from .eval.report import compare
+from .materialize import generate, templates_fingerprint
 from .run_dir import RunDir, changes, fingerprint
 from .tasks import GenerateConfig
 
@@ -198,8 +201,6 @@ def recorded_source(run: RunDir) -> dict:
 
 
 def generate_inputs(split_fp: str, gcfg: GenerateConfig, tasks: list[str]) -> dict:
-    from .materialize import templates_fingerprint
-
     return {"split_fingerprint": split_fp, "settings": dataclasses.asdict(gcfg), "tasks": sorted(tasks),
             "templates_fingerprint": templates_fingerprint(tasks)}
 
@@ -224,9 +225,6 @@ def run(cfg: RunConfig, echo: Callable[[str], None] = print) -> dict:
 
 
 def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
-    from .eval.metrics import split_fingerprint  # TODO(H1): recalign.data.fingerprint once it moves there
-    from .eval.report import compare
-    from .materialize import generate
 
     stage = Stages(run_dir, cfg, echo)
     d = cfg.data

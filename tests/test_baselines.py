@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from recalign.baselines import BiasModel, run_baseline, run_bias_baseline
-from recalign.baselines.runner import write_recbole_files
+from recalign.baselines.recbole_files import write_recbole_files
 from recalign.data import Split, write_split
 
 KS = (5, 10, 20)
@@ -95,7 +95,7 @@ def test_score_candidates_and_candidates_file(tmp_path):
     import numpy as np
 
     from recalign.baselines import score_candidates
-    from recalign.baselines.runner import read_candidates
+    from recalign.baselines.scoring import read_candidates
 
     p = tmp_path / "c.jsonl"
     p.write_text('{"user": "u", "candidates": ["c", "a", "b"], "target": "a"}\n'
@@ -130,7 +130,7 @@ def test_pop_on_a_catalogue_smaller_than_topk(tiny_run):
 
 
 def test_user_overrides_win_but_protocol_keys_are_fixed(tiny_run):
-    from recalign.baselines.runner import cap_topk, model_config
+    from recalign.baselines.recbole_files import cap_topk, model_config
     from recalign.cli import main
     from recalign.errors import RecalignError
 

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Split, load_split, split_stats
-from ..eval.metrics import candidate_metrics, rating_metrics, split_fingerprint
+from ..data.fingerprint import split_fingerprint
+from ..eval.metrics import candidate_metrics, rating_metrics
 from ..eval.report import PROTOCOL, write_result
+from .scoring import ranking_task_candidates, read_candidates, score_candidates
 
 
 class BiasModel:
@@ -68,7 +70,8 @@ def run_bias_baseline(run_dir: str | Path, name: str = "UserItemBias", grid=(0.0
     valid, test = _pairs(split, "valid"), _pairs(split, "test")
 
     def score(m, pairs):
-        return rating_metrics([min(hi, max(lo, m.predict(u, i))) for u, i, _ in pairs], [r for _, _, r in pairs])
+        return rating_metrics([min(hi, max(lo, m.predict(u, i))) for u, i, _ in pairs], [r for _, _, r in pairs],
+                              users=[u for u, _, _ in pairs])
 
     best = min(grid, key=lambda lam: score(BiasModel(lam, lam).fit(train), valid)["rmse"])
     model = BiasModel(best, best).fit(train)
@@ -79,14 +82,12 @@ def run_bias_baseline(run_dir: str | Path, name: str = "UserItemBias", grid=(0.0
                            "stopped_by": "closed_form", "wall_time_s": round(time.perf_counter() - t0, 2)},
               "config": {"reg": best, "grid": list(grid), "clip": [lo, hi]},
               "notes": ["rating baseline mu + b_u + b_i fitted on train; reg chosen on valid RMSE"]}
-    from .runner import ranking_task_candidates, read_candidates, score_candidates
-
     cand = read_candidates(candidates) if candidates is not None else ranking_task_candidates(run_dir)
     if cand:
         items, users = list(split.items), split.users
         s = np.tile(model.item_scores(items), (len(users), 1))
         cr = score_candidates(users, s, items, cand)
         if len(cr):
-            result["ranking"] = candidate_metrics(cr)
+            result["ranking"] = candidate_metrics(cr, per_user=True)
     write_result(run_dir, name, result)
     return {"model": name, **result}
