@@ -85,6 +85,9 @@ class Template:
         except TemplateError as e:
             lineno = getattr(e, "lineno", None)
             raise self.error(f"render failed: {e}", "input", lineno) from None
+        except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError, LookupError) as e:
+            # a template's own fault (e.g. a macro calling itself, 1/0, 'a' + 1): one line, no traceback
+            raise self.error(f"render failed: {type(e).__name__}: {str(e)[:200]}", "input") from None
 
     def to_dict(self) -> dict:
         """The YAML entry (without location fields)."""
