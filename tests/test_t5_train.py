@@ -109,11 +109,23 @@ def test_checkpoint_loads_back_with_the_best_valid_loss(trained):
     assert gen.shape[0] == 1 and 1 < gen.shape[1] <= 6
 
 
+def _legs(run: Path) -> list[list[dict]]:
+    """The events of each train() call (a leg starts at its train_begin event)."""
+    legs: list[list[dict]] = []
+    for e in _events(run):
+        if e["event"] == "train_begin":
+            legs.append([])
+        legs[-1].append(e)
+    return legs
+
+
 def test_resume_after_interrupt_reaches_the_same_end(trained, tmp_path):
     """Kill a run right after checkpoint-3 is written; a second call resumes to step 6 and ends
-    where the uninterrupted run ended."""
+    where the uninterrupted run ended, running only steps 4-6 (a restart from scratch would also
+    end at the same loss: training is seeded, so the step counts are what proves the resume)."""
     from recalign.t5_finetune import train
     from recalign.t5_finetune.callbacks import Interrupt
+    from recalign.t5_finetune.checkpoints import read_marker
 
     ref_run, ref_out = trained
     run = make_run(tmp_path / "run")
@@ -125,10 +137,48 @@ def test_resume_after_interrupt_reaches_the_same_end(trained, tmp_path):
     info = json.loads((out / "recalign_train.json").read_text())
     ref = json.loads((ref_out / "recalign_train.json").read_text())
     assert (info["resumed_from"], info["global_step"], info["completed"]) == ("checkpoint-3", 6, True)
+    first, second = _legs(run)
+    assert second[0]["step"] == 3 and second[-1]["steps_this_leg"] == 3      # steps 1-3 not run again
+    assert [e["step"] for e in second if "loss" in e] == [4, 5, 6]
+    at_ckpt = read_marker(run / "checkpoints" / "checkpoint-3")["train_seconds"]
+    assert at_ckpt > 0 and second[0]["train_seconds"] == pytest.approx(at_ckpt, abs=0.05)   # continues from there
+    assert info["train_runtime_s"] == pytest.approx(second[-1]["train_seconds"], abs=0.5)
+    assert info["train_runtime_s"] > at_ckpt
     assert info["best_metric"] == pytest.approx(ref["best_metric"], rel=1e-4)
     last = [e for e in _events(run) if "eval_loss" in e][-1]["eval_loss"]
     ref_last = [e for e in _events(ref_run) if "eval_loss" in e][-1]["eval_loss"]
     assert last == pytest.approx(ref_last, rel=1e-4)
+
+
+def test_half_written_checkpoint_is_set_aside_and_the_complete_one_resumed(trained, tmp_path, caplog):
+    """kill -9 while saving checkpoint-6 leaves a folder with only config files: resume picks the
+    complete checkpoint-3, sets the other aside with a warning, and saves a complete checkpoint-6."""
+    import logging
+    import shutil
+
+    from recalign.t5_finetune import train
+    from recalign.t5_finetune.checkpoints import MARKER, read_marker
+
+    ref_run, _ = trained
+    run = make_run(tmp_path / "run")
+    shutil.copytree(ref_run / "checkpoints" / "checkpoint-3", run / "checkpoints" / "checkpoint-3")
+    shutil.copytree(ref_run / "tokenizer", run / "tokenizer")
+    half = run / "checkpoints" / "checkpoint-6"
+    half.mkdir()
+    for f in ("config.json", "generation_config.json"):
+        shutil.copy(ref_run / "checkpoints" / "checkpoint-3" / f, half / f)
+    with caplog.at_level(logging.WARNING, logger="recalign.t5_finetune.checkpoints"):
+        out = train(tiny_config(), run)
+    assert "checkpoint-6 is incomplete" in caplog.text and "incomplete-checkpoint-6" in caplog.text
+    info = json.loads((out / "recalign_train.json").read_text())
+    assert (info["resumed_from"], info["global_step"]) == ("checkpoint-3", 6)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "checkpoint-3", "checkpoint-6", "incomplete-checkpoint-6"]
+    assert sorted(p.name for p in (run / "checkpoints" / "incomplete-checkpoint-6").iterdir()) == [
+        "config.json", "generation_config.json"]
+    assert (run / "checkpoints" / "checkpoint-6" / MARKER).is_file()
+    assert read_marker(run / "checkpoints" / "checkpoint-6")["step"] == 6
+    assert [e["step"] for e in _events(run) if "loss" in e] == [4, 5, 6]
 
 
 def test_time_budget_stops_cleanly(tmp_path):
@@ -228,13 +278,14 @@ def test_collator_pads_dynamically_or_to_max(tmp_path):
 def test_config_errors_name_the_field():
     from recalign.errors import RecalignError
 
-    with pytest.raises(RecalignError, match="lr_scheduler"):
+    with pytest.raises(RecalignError, match=r"trainer.lr_scheduler_type.*unknown lr_scheduler_type 'cosin'\. "
+                                            r"Did you mean 'cosine'"):
         tiny_config(lr_scheduler="cosin")
     with pytest.raises(RecalignError, match="Did you mean 'learning_rate'"):
         tiny_config(learnig_rate=1.0)
     with pytest.raises(RecalignError, match="multiple of eval_steps"):
         tiny_config(save_steps=5, eval_steps=3)
-    assert math.isclose(tiny_config(bf16=False).learning_rate, 3e-3)
+    assert math.isclose(tiny_config(bf16=False).trainer["learning_rate"], 3e-3)
 
 
 def test_bf16_auto_is_fp32_without_a_bf16_device():
@@ -265,7 +316,7 @@ def test_empty_train_splits_load_and_give_a_clear_error(tmp_path):
     columns) and training says why instead of failing inside datasets."""
     from recalign.data import leave_one_out, load_dataset
     from recalign.errors import RecalignError
-    from recalign.generators import generate, load_task_data
+    from recalign.materialize import generate, load_task_data
     from recalign.t5_finetune.config import MixtureSpec
     from recalign.t5_finetune.data import load_mixture
 

@@ -179,7 +179,15 @@ class TrainConfig:
             for k in sorted(new - names):
                 raise RecalignError(f"not a Seq2SeqTrainingArguments option.{nearest(k, names, n=1)}",
                                     field=f"trainer.{k}")
-        if self.time_budget_minutes and self.schedule_by_time and t["lr_scheduler_type"] not in BUDGET_SCHEDULES:
+        sched = t["lr_scheduler_type"]
+        if sched not in BUDGET_SCHEDULES:
+            from transformers.trainer_utils import SchedulerType   # lazy: transformers is heavy
+
+            known = [s.value for s in SchedulerType]
+            if sched not in known:
+                raise RecalignError(f"unknown lr_scheduler_type {sched!r}.{nearest(str(sched), known, n=1)}",
+                                    field="trainer.lr_scheduler_type")
+        if self.time_budget_minutes and self.schedule_by_time and sched not in BUDGET_SCHEDULES:
             raise RecalignError(f"lr_scheduler_type {t['lr_scheduler_type']!r} cannot follow a time budget "
                                 f"(schedule_by_time): use {', '.join(BUDGET_SCHEDULES)}, or schedule_by_time: "
                                 "false", field="trainer.lr_scheduler_type")
