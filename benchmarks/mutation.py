@@ -1,0 +1,148 @@
+"""Mutation testing of recalign's core modules with mutmut, one module group at a time.
+
+Each group names the source files to mutate and the fast test files that guard them
+(mutmut then runs, per mutant, only the tests that execute the mutated function). Every
+group runs in its own scratch copy of the project (``--work``, default
+``~/.cache/recalign/mutation/<group>``), so the working tree never holds mutated code and
+mutmut's per-mutant cache survives between runs: a rerun only tries new or changed mutants.
+
+    python benchmarks/mutation.py                 # every group, then the summary table
+    python benchmarks/mutation.py -g metrics      # one group
+    python benchmarks/mutation.py --report        # the table of the last runs only
+    python benchmarks/mutation.py -g metrics --survivors   # diffs of the surviving mutants
+
+``make mutation`` runs the first form. Figures and survivors are in benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# group → (files to mutate, tests that guard them). Tests: fast ones only (no training runs).
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "split-readers": (["recalign/data/split.py", "recalign/data/readers.py"],
+                      ["tests/test_data.py"]),
+    "sampling-tasks": (["recalign/tasks/sampling.py", "recalign/tasks/ranking.py",
+                        "recalign/tasks/retrieval.py"],
+                       ["tests/test_generators.py", "tests/test_guard_ranking_position.py"]),
+    "templates-sandbox": (["recalign/prompts/template.py", "recalign/prompts/env.py",
+                           "recalign/prompts/validate.py"],
+                          ["tests/test_prompts.py"]),
+    "metrics-masking": (["recalign/eval/metrics.py"],
+                        ["tests/test_metrics.py", "tests/test_guard_masking.py"]),
+    "trie-decoding": (["recalign/eval/trie.py", "recalign/eval/decode.py"],
+                      ["tests/test_decode.py"]),
+    "scoring": (["recalign/eval/scoring.py"],
+                ["tests/test_scoring.py"]),
+}
+
+COPY = ["recalign", "tests", "pyproject.toml"]
+
+
+def work_dir(base: Path, group: str) -> Path:
+    return base / group
+
+
+def prepare(group: str, wd: Path) -> None:
+    """Refresh the scratch copy (mtimes kept, so mutmut's cache knows unchanged files) and
+    write its setup.cfg with this group's [mutmut] section."""
+    files, tests = GROUPS[group]
+    wd.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src, dst = ROOT / name, wd / name
+        if src.is_dir():
+            if dst.exists():
+                shutil.rmtree(dst)
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, dst)
+    cfg = (ROOT / "setup.cfg").read_text()
+    # the module files themselves too: their doctests are tests
+    section = ["", "[mutmut]", "source_paths = recalign", "only_mutate =", *[f"    {f}" for f in files],
+               "pytest_add_cli_args_test_selection =", *[f"    {t}" for t in tests + files],
+               "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -x",
+               "    -m", "    not slow", ""]
+    (wd / "setup.cfg").write_text(cfg + "\n".join(section))
+
+
+def run_group(group: str, wd: Path, max_children: int) -> int:
+    prepare(group, wd)
+    env = dict(os.environ, WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    mutmut = Path(sys.executable).with_name("mutmut")
+    rc = subprocess.call([str(mutmut), "run", "--max-children", str(max_children)], cwd=wd, env=env)
+    subprocess.call([str(mutmut), "export-cicd-stats"], cwd=wd, env=env, stdout=subprocess.DEVNULL)
+    return rc
+
+
+def stats(wd: Path) -> dict | None:
+    p = wd / "mutants" / "mutmut-cicd-stats.json"
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def survivors(group: str, wd: Path, show: bool) -> list[str]:
+    mutmut = Path(sys.executable).with_name("mutmut")
+    out = subprocess.run([str(mutmut), "results"], cwd=wd, capture_output=True, text=True).stdout
+    names = [line.split(":")[0].strip() for line in out.splitlines() if line.strip().endswith(": survived")]
+    if show:
+        for n in names:
+            print(subprocess.run([str(mutmut), "show", n], cwd=wd, capture_output=True, text=True).stdout)
+    return names
+
+
+def report(base: Path, groups: list[str]) -> str:
+    rows = ["| group | modules | mutants | killed | survived | no tests | timeout | score |",
+            "|---|---|---|---|---|---|---|---|"]
+    tot = {"total": 0, "killed": 0, "survived": 0, "no_tests": 0, "timeout": 0}
+    for g in groups:
+        s = stats(work_dir(base, g))
+        if not s:
+            rows.append(f"| {g} | {', '.join(Path(f).name for f in GROUPS[g][0])} | not run | | | | | |")
+            continue
+        tested = s["killed"] + s["survived"] + s["timeout"]
+        for k in tot:
+            tot[k] += s[k]
+        score = (s["killed"] + s["timeout"]) / tested if tested else 0.0
+        rows.append(f"| {g} | {', '.join(Path(f).name for f in GROUPS[g][0])} | {s['total']} | {s['killed']} | "
+                    f"{s['survived']} | {s['no_tests']} | {s['timeout']} | {score:.1%} |")
+    tested = tot["killed"] + tot["survived"] + tot["timeout"]
+    if tested:
+        rows.append(f"| **all** | | {tot['total']} | {tot['killed']} | {tot['survived']} | {tot['no_tests']} | "
+                    f"{tot['timeout']} | **{(tot['killed'] + tot['timeout']) / tested:.1%}** |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-g", "--group", action="append", choices=sorted(GROUPS),
+                    help="Group to run (repeatable; default: all).")
+    ap.add_argument("--work", type=Path, default=Path(os.environ.get(
+        "RECALIGN_MUTATION_DIR", Path.home() / ".cache" / "recalign" / "mutation")),
+        help="Scratch directory holding one project copy and mutmut cache per group.")
+    ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--report", action="store_true", help="Only print the table of the last runs.")
+    ap.add_argument("--survivors", action="store_true", help="Print each surviving mutant's diff.")
+    a = ap.parse_args(argv)
+    groups = a.group or list(GROUPS)
+    rc = 0
+    if not a.report and not a.survivors:
+        for g in groups:
+            print(f"== {g}: {', '.join(GROUPS[g][0])}", flush=True)
+            rc |= run_group(g, work_dir(a.work, g), a.max_children)
+    if a.survivors:
+        for g in groups:
+            names = survivors(g, work_dir(a.work, g), show=True)
+            print(f"== {g}: {len(names)} survived")
+    print(report(a.work, groups))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
