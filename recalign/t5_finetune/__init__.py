@@ -9,11 +9,11 @@ from .models import PRESETS, build_model, load_checkpoint, read_train_info
 from .tokenizer import load_tokenizer, train_tokenizer
 
 
-def train(cfg, run_dir, callbacks=()):
+def train(cfg, run_dir, callbacks=(), evaluate_fn=None):
     """See ``recalign.t5_finetune.trainer.train`` (imported lazily: transformers is heavy)."""
     from .trainer import train as _train
 
-    return _train(cfg, run_dir, callbacks)
+    return _train(cfg, run_dir, callbacks, evaluate_fn=evaluate_fn)
 
 
 __all__ = ["TrainConfig", "MixtureSpec", "PRESETS", "build_model", "load_checkpoint", "read_train_info",
