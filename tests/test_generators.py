@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from recalign.errors import RecalignError
-from recalign.generators import TASKS, GenerateConfig, Task, TaskRegistry, generate, load_task_data
-from recalign.generators.examples import RetrievalExample
+from recalign.materialize import generate, load_task_data
+from recalign.tasks import TASKS, GenerateConfig, RetrievalExample, Task, TaskRegistry, load_templates
 from recalign.t5_finetune.mixture import MixtureConfig, mix, mixture_counts
-from recalign.generators.mlm import random_spans_noise_mask, span_corrupt
-from recalign.prompts import load_templates, render
+from recalign.prompts import render
+from recalign.tasks.domain import GENERIC
+from recalign.tasks.mlm import random_spans_noise_mask, span_corrupt
 
 CFG = GenerateConfig(progress=False)
 # tiny: u1 Toy Story, Heat, Alien | valid Fargo | test The Matrix
@@ -39,7 +40,7 @@ def test_retrieval_exact(tiny_split):
     assert [m for _, m in rows][1]._asdict() == {
         "user": "u1", "target_item": "i3", "candidates": [], "history": ["i1", "i2"], "rating": 4.0}
     assert render(_t("retrieval", "retrieval-seen-01"), rows[1][0]) == (
-        "I have recently watched Toy Story, Heat. What should I watch next?", "Alien")
+        "I have recently interacted with Toy Story, Heat. What should I try next?", "Alien")
     valid = TASKS.get("retrieval").build(tiny_split, "valid", CFG)
     test = TASKS.get("retrieval").build(tiny_split, "test", CFG)
     assert [(e.history, e.target) for e, _ in valid] == [
@@ -70,7 +71,7 @@ def test_rating_exact(tiny_split):
     rows = TASKS.get("rating").build(tiny_split, "test", CFG)
     e, m = rows[0]
     assert vars(e) == {"history": ["Toy Story", "Heat", "Alien", "Fargo"], "ratings": ["5", "3", "4", "1"],
-                       "item": "The Matrix", "target": "5"}
+                       "item": "The Matrix", "target": "5", "domain": GENERIC}
     assert m.rating == 5.0 and m.target_item == "i5"
     assert render(_t("rating", "rating-seen-03"), e) == (
         "Rated history: Toy Story (5); Heat (3); Alien (4); Fargo (1)\nItem: The Matrix\nRating:", "5")
@@ -244,7 +245,7 @@ def test_cli_regenerate_keeps_run_consistent(tiny_dir, tmp_path):
     assert man["tasks"] == ["mim", "retrieval"] and man["counts"]["mim"] == first["counts"]["mim"]
     assert man["generated_with"]["mim"]["seed"] == 0 and man["generated_with"]["mim"]["jsonl"] is True
     assert man["generated_with"]["retrieval"]["seed"] == 5 and man["jsonl"] is False
-    assert man["templates"]["mim"] == first["templates"]["mim"] and man["removed_stale"] == []
+    assert man["templates"]["mim"] == first["templates"]["mim"]
     # (b) an explicit dataset other than the one RUN/data came from is refused
     other = write_tiny(tmp_path / "other", "other")
     r = go("-d", str(other), "--tasks", "retrieval")
@@ -257,8 +258,8 @@ def test_cli_regenerate_keeps_run_consistent(tiny_dir, tmp_path):
     assert r.exit_code == 0, r.output
     r = go("--tasks", "retrieval")
     assert r.exit_code == 0, r.output
-    assert f"note: removed {run}/text/mim: not generated from the current {run}/data" in r.output
-    assert not (text / "mim").exists()
     man = json.loads((text / "manifest.json").read_text())
-    assert man["tasks"] == ["retrieval"] and man["removed_stale"] == ["mim"]
+    assert man["tasks"] == ["retrieval"]  # the old mim folder is no longer listed, so never read
+    with pytest.raises(RecalignError, match="not in the manifest"):
+        load_task_data(run, "mim", "train")
     assert man["counts"]["retrieval"]["test"] == 2  # only u1 and u2 have >= 4 interactions

@@ -10,7 +10,8 @@ from jinja2 import meta
 from recalign.errors import RecalignError
 from recalign.prompts import ENV, read_template_file, render
 from recalign.prompts.env import natural_join, numbered, rated
-from recalign.tasks import TASKS, TEMPLATES_DIR, load_templates, validate_dir
+from recalign.tasks import TASKS, TEMPLATES_DIR, GenerateConfig, load_templates, validate_dir
+from recalign.tasks.domain import DOMAINS
 
 ALL = [t for task in TASKS.names() for t in load_templates(task)]
 
@@ -42,7 +43,7 @@ def test_shipped_templates_validate():
 
 def test_exact_render_and_filters():
     t = next(t for t in load_templates("retrieval") if t.id == "retrieval-seen-02")
-    assert render(t, {"history": ["Toy Story", "Heat"], "target": "Alien"}) == (
+    assert render(t, {"history": ["Toy Story", "Heat"], "target": "Alien", "domain": DOMAINS["movies"]}) == (
         "Here is a user's viewing history, oldest first:\n1. Toy Story\n2. Heat\n"
         "Recommend the next item for this user.", "Alien")
     assert numbered(["a", "b"], fmt="({n}) {item}", sep=" ") == "(1) a (2) b"
@@ -145,3 +146,26 @@ def test_invalid_yaml_names_line(tmp_path):
 
 def test_shipped_dir_has_one_file_per_task():
     assert sorted(p.stem for p in TEMPLATES_DIR.glob("*.yaml")) == sorted(TASKS.names())
+
+
+_DOMAIN_WORDS = ("watch", "viewer", "viewing", "movie", "film")
+
+
+@pytest.mark.parametrize("t", ALL, ids=lambda t: t.id)
+def test_shipped_templates_fit_any_catalogue_by_default(t):
+    """Issue 13.7: with the default (generic) domain no shipped template speaks of watching."""
+    inp, tgt = t.render(TASKS.get(t.task).example_type.sample())
+    assert not [w for w in _DOMAIN_WORDS if w in inp.lower()], inp
+
+
+def test_a_dataset_chooses_its_domain_vocabulary(tiny_split):
+    t = next(t for t in load_templates("retrieval") if t.id == "retrieval-seen-01")
+    said = {}
+    for dom in ("generic", "movies", "products"):
+        ex, _ = TASKS.get("retrieval").build(tiny_split, "test", GenerateConfig(domain=dom, progress=False))[0]
+        said[dom] = t.render(ex)[0]
+    assert said["generic"].startswith("I have recently interacted with ") and said["generic"].endswith("try next?")
+    assert said["movies"].startswith("I have recently watched ") and said["movies"].endswith("watch next?")
+    assert said["products"].startswith("I have recently bought ") and said["products"].endswith("buy next?")
+    with pytest.raises(RecalignError, match="unknown domain 'movie'.*Did you mean 'movies'"):
+        GenerateConfig(domain="movie")

@@ -15,8 +15,10 @@ from typing import Iterable
 
 from ..data import Split
 from .config import GenerateConfig
+from .domain import GENERIC, Domain, get_domain
 from .base import ITEM_TEXT, SAMPLE_HISTORY, Meta, Task
-from .sampling import NegativeSampler, Position, iter_users, next_item_positions, np_rng, task_rng, titles
+from .items import ItemWriter
+from .sampling import NegativeSampler, Position, iter_users, next_item_positions, np_rng, task_rng
 
 NAME = "bpr"
 
@@ -25,13 +27,13 @@ def _positions(split: Split, which: str, cfg: GenerateConfig, users) -> Iterable
     if which == "train":
         yield from next_item_positions(split, "train", cfg, NAME, users)
         return
-    title = titles(split)
+    w = ItemWriter.for_split(split, cfg)
     for u in iter_users(split, users, f"{NAME}/{which}", cfg.progress):
         items, rs = split.train_items(u), split.train_ratings(u)
         if len(items) >= 2:
             lo = max(0, len(items) - 1 - cfg.history_len)
             h = items[lo:-1]
-            yield Position(u, h, [title[i] for i in h], rs[lo:-1], items[-1], title[items[-1]], rs[-1])
+            yield Position(u, h, [w.input[i] for i in h], rs[lo:-1], items[-1], w.target[items[-1]], rs[-1])
 
 
 @dataclass
@@ -43,6 +45,7 @@ class BprExample:
     item_a: str
     item_b: str
     target: str
+    domain: Domain = GENERIC
 
     @classmethod
     def sample(cls) -> "BprExample":
@@ -52,17 +55,17 @@ class BprExample:
 
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[BprExample, Meta]]:
-    title = titles(split)
+    title = ItemWriter.for_split(split, cfg).input  # the pair is written like the history
     rnd = task_rng(cfg.seed, NAME, which)
     neg = NegativeSampler(split, np_rng(cfg.seed, NAME, which))
-    rows = []
+    rows, dom = [], get_domain(cfg.domain)
     for p in _positions(split, which, cfg, users):
         n = neg.sample(p.user, 1)
         if not n:
             continue
         pair = [p.target, n[0]] if rnd.random() < 0.5 else [n[0], p.target]
         rating = float(p.rating) if p.rating is not None else math.nan
-        rows.append((BprExample(p.history_titles, title[pair[0]], title[pair[1]], p.target_title),
+        rows.append((BprExample(p.history_titles, title[pair[0]], title[pair[1]], p.target_title, dom),
                      Meta(p.user, p.target, pair, list(p.history), rating)))
     return rows
 

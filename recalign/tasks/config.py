@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .domain import get_domain
+from .items import ItemRule
+
 
 @dataclass
 class GenerateConfig:
@@ -26,6 +29,15 @@ class GenerateConfig:
         "help": "Per task: at most N train examples per user (the most recent positions); absent = all."})
     max_train_examples: dict[str, int] = field(default_factory=dict, metadata={
         "help": "Per task: cap on train examples (a seeded random subset, order kept); absent = all."})
+    domain: str = field(default="generic", metadata={
+        "help": "Domain vocabulary of the templates ({{ domain.verb_past }} …): generic, movies, products, books, "
+                "music (tasks/domain.py)."})
+    item_input: str = field(default="title", metadata={
+        "help": "How an item is written in inputs: title, id or id+title (tasks/items.py)."})
+    item_target: str = field(default="title", metadata={
+        "help": "What the model generates for an item: title (trie decoding) or id."})
+    item_ids: str = field(default="atomic", metadata={
+        "help": "ID form: atomic (one added token per item, exact full ranking) or text ('item_7', trie)."})
     progress: bool = field(default=True, metadata={"help": "Show tqdm progress bars."})
 
     def __post_init__(self) -> None:
@@ -39,3 +51,5 @@ class GenerateConfig:
             raise ValueError("mean_span_length must be >= 1")
         if self.aux_stride < 1 or self.mim_max_masks < 1:
             raise ValueError("aux_stride and mim_max_masks must be >= 1")
+        get_domain(self.domain)  # an unknown name raises with the nearest ones
+        ItemRule.from_config(self)  # an unknown item form raises with the nearest ones

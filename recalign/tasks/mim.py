@@ -17,8 +17,10 @@ from typing import Iterable
 
 from ..data import Split
 from .config import GenerateConfig
+from .domain import GENERIC, Domain, get_domain
 from .base import Meta, Task
-from .sampling import task_rng, titles, train_windows
+from .items import ItemWriter
+from .sampling import task_rng, train_windows
 
 NAME = "mim"
 
@@ -44,6 +46,7 @@ class MimExample:
     masked: list[str]
     num_masked: int
     target: str
+    domain: Domain = GENERIC
 
     @classmethod
     def sample(cls) -> "MimExample":
@@ -53,19 +56,19 @@ class MimExample:
 
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[MimExample, Meta]]:
-    title = titles(split)
+    iw = ItemWriter.for_split(split, cfg)  # shown items in the input form, masked ones in the target form
     rnd = task_rng(cfg.seed, NAME, which)
     tok = cfg.mim_mask_token
-    rows = []
+    rows, dom = [], get_domain(cfg.domain)
     for u, w in train_windows(split, which, cfg, NAME, 2, users):
         h = list(w)
-        shown = [title[i] for i in h]
+        shown = [iw.input[i] for i in h]
         pos = mask_positions(len(h), cfg.mim_mask_prob, cfg.mim_max_masks, rnd)
-        masked = [shown[p] for p in pos]
+        masked = [iw.target[h[p]] for p in pos]
         for p in pos:
             shown[p] = tok
         target_item = h[pos[0]] if len(pos) == 1 else ""
-        rows.append((MimExample(shown, tok, masked, len(masked), "; ".join(masked)),
+        rows.append((MimExample(shown, tok, masked, len(masked), "; ".join(masked), dom),
                      Meta(u, target_item, [], h, math.nan)))
     return rows
 

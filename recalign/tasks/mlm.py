@@ -18,8 +18,10 @@ from typing import Iterable, Sequence
 
 from ..data import Split
 from .config import GenerateConfig
+from .domain import GENERIC, Domain, get_domain
 from .base import Meta, Task
-from .sampling import task_rng, titles, train_windows
+from .items import ItemWriter
+from .sampling import task_rng, train_windows
 
 NAME = "mlm"
 MAX_SENTINELS = 100  # T5's vocabulary has <extra_id_0> .. <extra_id_99>
@@ -76,6 +78,7 @@ class MlmExample:
 
     corrupted: str
     target: str
+    domain: Domain = GENERIC
 
     @classmethod
     def sample(cls) -> "MlmExample":
@@ -85,17 +88,21 @@ class MlmExample:
 
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[MlmExample, Meta]]:
-    title = titles(split)
+    iw = ItemWriter.for_split(split, cfg)
     rnd = task_rng(cfg.seed, NAME, which)
-    rows = []
+    rows, dom = [], get_domain(cfg.domain)
     for u, w in train_windows(split, which, cfg, NAME, 1, users):
         h = list(w)
-        tokens = cfg.text_sep.join(title[i] for i in h).split()
-        if len(tokens) < 2:
+        words = iw.mlm_words(h, cfg.text_sep)  # title words (ids, when inputs carry them, stay intact)
+        tokens = [x for x, _ in words]
+        free = [k for k, (_, ok) in enumerate(words) if ok]
+        if len(free) < 2:
             continue
-        mask = random_spans_noise_mask(len(tokens), cfg.noise_density, cfg.mean_span_length, rnd)
+        mask = [False] * len(tokens)
+        for k, m in zip(free, random_spans_noise_mask(len(free), cfg.noise_density, cfg.mean_span_length, rnd)):
+            mask[k] = m
         inp, tgt = span_corrupt(tokens, mask)
-        rows.append((MlmExample(inp, tgt), Meta(u, "", [], h, math.nan)))
+        rows.append((MlmExample(inp, tgt, dom), Meta(u, "", [], h, math.nan)))
     return rows
 
 

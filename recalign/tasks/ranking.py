@@ -20,8 +20,10 @@ from ..data import Split
 from ..errors import RecalignError
 from .base import ITEM_TEXT, SAMPLE_HISTORY, Meta, Task
 from .config import GenerateConfig
+from .domain import GENERIC, Domain, get_domain
 from .evaluation import EvalContext, by_template, per_second, rank_by_score
-from .sampling import NegativeSampler, next_item_positions, np_rng, task_rng, titles
+from .items import ItemWriter
+from .sampling import NegativeSampler, next_item_positions, np_rng, task_rng
 
 NAME = "ranking"
 
@@ -33,6 +35,7 @@ class RankingExample:
     history: list[str]
     candidates: list[str]
     target: str
+    domain: Domain = GENERIC
 
     @classmethod
     def sample(cls) -> "RankingExample":
@@ -41,14 +44,14 @@ class RankingExample:
 
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[RankingExample, Meta]]:
-    title = titles(split)
+    title = ItemWriter.for_split(split, cfg).input  # candidates are written like the history
     rnd = task_rng(cfg.seed, NAME, which)
     neg = NegativeSampler(split, np_rng(cfg.seed, NAME, which))
-    rows = []
+    rows, dom = [], get_domain(cfg.domain)
     for p in next_item_positions(split, which, cfg, NAME, users):
         cands = neg.sample(p.user, cfg.num_candidates - 1)
         cands.insert(rnd.randrange(len(cands) + 1), p.target)
-        rows.append((RankingExample(p.history_titles, [title[i] for i in cands], p.target_title),
+        rows.append((RankingExample(p.history_titles, [title[i] for i in cands], p.target_title, dom),
                      Meta(p.user, p.target, cands, list(p.history), p.rating)))
     return rows
 

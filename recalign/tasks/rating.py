@@ -30,7 +30,9 @@ import numpy as np
 from ..data import Split
 from .base import SAMPLE_HISTORY, AnswerFormat, Meta, Task
 from .config import GenerateConfig
+from .domain import GENERIC, Domain, get_domain
 from .evaluation import EvalContext, by_template
+from .items import ItemWriter
 from .sampling import next_item_positions
 
 NAME = "rating"
@@ -76,6 +78,7 @@ class RatingExample:
     ratings: list[str]
     item: str
     target: str
+    domain: Domain = GENERIC
 
     @classmethod
     def sample(cls) -> "RatingExample":
@@ -93,12 +96,13 @@ class _RatingText(dict):
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[RatingExample, Meta]]:
     fmt = _RatingText()
-    rows = []
+    text = ItemWriter.for_split(split, cfg).input  # the rated item is written like the history
+    rows, dom = [], get_domain(cfg.domain)
     for p in next_item_positions(split, which, cfg, NAME, users):
         if p.rating is None or math.isnan(p.rating):
             continue
         rows.append((RatingExample(p.history_titles, [fmt[r] for r in p.history_ratings],
-                                   p.target_title, fmt_rating(p.rating)),
+                                   text[p.target], fmt_rating(p.rating), dom),
                      Meta(p.user, p.target, [], list(p.history), float(p.rating))))
     return rows
 

@@ -15,8 +15,11 @@ recalign.errors.RecalignError: unknown task 'retreival' (known: retrieval, ranki
 """
 from __future__ import annotations
 
-from . import bpr, mim, mlm, ranking, rating, retrieval
+from . import bpr, mim, mlm, query, ranking, rating, retrieval
 from .base import TaskRegistry
 
 BUILTIN = [retrieval.TASK, ranking.TASK, rating.TASK, mim.TASK, mlm.TASK, bpr.TASK]
 TASKS = TaskRegistry(BUILTIN)
+# The ten item-retrieval query tasks (family "query", for embedders; tasks/query/): a registry of
+# their own, so the seq2seq defaults above (generate/train/evaluate) never include them.
+QUERY_TASKS = TaskRegistry(query.TASKS_LIST)

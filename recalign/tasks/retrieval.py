@@ -19,6 +19,7 @@ from typing import Iterable
 from ..data import Split
 from .base import ITEM_TEXT, SAMPLE_HISTORY, Meta, Task
 from .config import GenerateConfig
+from .domain import GENERIC, Domain, get_domain
 from .evaluation import EvalContext, by_template, per_second
 from .sampling import next_item_positions
 
@@ -31,6 +32,7 @@ class RetrievalExample:
 
     history: list[str]
     target: str
+    domain: Domain = GENERIC
 
     @classmethod
     def sample(cls) -> "RetrievalExample":
@@ -39,7 +41,8 @@ class RetrievalExample:
 
 def build(split: Split, which: str, cfg: GenerateConfig,
           users: Iterable[str] | None = None) -> list[tuple[RetrievalExample, Meta]]:
-    return [(RetrievalExample(p.history_titles, p.target_title), Meta(p.user, p.target, [], list(p.history), p.rating))
+    dom = get_domain(cfg.domain)
+    return [(RetrievalExample(p.history_titles, p.target_title, dom), Meta(p.user, p.target, [], list(p.history), p.rating))
             for p in next_item_positions(split, which, cfg, NAME, users)]
 
 
@@ -55,7 +58,8 @@ def _rank(u: list[str], t: str) -> int | None:
 def evaluate(ctx: EvalContext, rows: list[dict]) -> dict:
     """Full-catalogue ranking by constrained beam search (and by exact scoring with ``exact``)."""
     split, opt, M = ctx.split, ctx.options, ctx.metrics
-    titles = {i: it.title for i, it in split.items.items()}
+    # what the model generates per item (titles, or ids: tasks/items.py)
+    titles = getattr(ctx, "item_texts", None) or {i: it.title for i, it in split.items.items()}
     mism = sum(1 for r in rows if str(r["target"]).strip() != titles.get(str(r["target_item"]), ""))
     if mism:
         ctx.notes.append(f"retrieval/{ctx.data_split}: {mism} of {len(rows)} targets differ from the item title: "

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ..data import Split
 from .config import GenerateConfig
+from .items import ItemWriter
 
 
 def task_rng(seed: int, task: str, which: str, purpose: str = "build") -> random.Random:
@@ -31,6 +32,9 @@ def iter_users(split: Split, users: Iterable[str] | None, desc: str, progress: b
 
 
 class Position(NamedTuple):
+    """One (history → next item) position: ids, and their texts under the run's item rule
+    (``history_titles``: input form; ``target_title``: target form; see ``tasks.items``)."""
+
     user: str
     history: tuple[str, ...]
     history_titles: list[str]
@@ -47,20 +51,21 @@ def next_item_positions(split: Split, which: str, cfg: GenerateConfig, task: str
     ``train_per_user[task]`` only if set; valid/test: one per user, the held-out item."""
     L = cfg.history_len
     cap = cfg.train_per_user.get(task)
-    title = titles(split)
+    w = ItemWriter.for_split(split, cfg)  # history in the run's input form, target in its target form
+    text, ttext = w.input, w.target
     for u in iter_users(split, users, f"{task}/{which}", cfg.progress):
         if which == "train":
             items, rs = split.train_items(u), split.train_ratings(u)
-            tl = [title[i] for i in items]
+            tl = [text[i] for i in items]
             start = 1 if not cap else max(1, len(items) - cap)
             for t in range(start, len(items)):
                 lo = t - L if t > L else 0
-                yield Position(u, items[lo:t], tl[lo:t], rs[lo:t], items[t], tl[t], rs[t])
+                yield Position(u, items[lo:t], tl[lo:t], rs[lo:t], items[t], ttext[items[t]], rs[t])
         else:
             h, hr = split.history(u, which)[-L:], split.history_ratings(u, which)[-L:]
             if h:
                 tgt = split.target(u, which)
-                yield Position(u, h, [title[i] for i in h], hr, tgt, title[tgt], split.target_rating(u, which))
+                yield Position(u, h, [text[i] for i in h], hr, tgt, ttext[tgt], split.target_rating(u, which))
 
 
 def titles(split: Split) -> dict[str, str]:
