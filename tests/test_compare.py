@@ -197,3 +197,23 @@ def test_stale_per_user_rows_give_a_note_not_an_interval(tmp_path):
     assert "BPR" not in _ev(run)["intervals"] or not _ev(run)["intervals"]["BPR"]
     assert "disagree with metrics.json on recall@10" in rep["markdown"]
     assert "| 0.6000 |" in rep["markdown"]                       # the number itself, with no interval
+
+
+def test_learning_curves_plotted_beside_the_comparison(tmp_path):
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "logs").mkdir()
+    (run / "logs" / "curve.jsonl").write_text("".join(
+        json.dumps({"step": s, "examples_seen": 32 * s, "train_minutes": s / 10, "ndcg@10": 0.01 * s,
+                    "recall@10": 0.02 * s, "users": 50}) + "\n" for s in (10, 20, 30)))
+    write_result(run, "t5", _result(ndcg=0.03, kind="seq2seq", training={"model_dir": str(run / "model")}))
+    write_result(run, "SASRec", _result(ndcg=0.05, valid_retrieval={"ndcg@10": 0.04}))
+    rep = compare([run])
+    assert rep["paths"]["curves"] == run / "curves.png" and (run / "curves.png").stat().st_size > 0
+    assert "Learning curves: curves.png" in rep["markdown"] and "baselines' final valid NDCG@10 dashed" in rep["markdown"]
+    from recalign.eval.report import baseline_valid_ndcg, curve_points
+
+    results = json.loads((run / "report.json").read_text())["results"]
+    assert [p["step"] for p in curve_points(results)["t5"]] == [10, 20, 30]
+    assert baseline_valid_ndcg([{"model": "SASRec", "kind": "baseline", "valid_retrieval": {"ndcg@10": 0.04}}]) \
+        == {"SASRec": 0.04}

@@ -344,6 +344,34 @@ def plot_bars(header, rows, path: Path) -> Path:
     return path
 
 
+def curve_points(results: list[dict]) -> dict[str, list[dict]]:
+    """Each seq2seq result's learning curve (``<model_dir>/../logs/curve.jsonl``, written while it
+    trained), by result name; models without one are left out."""
+    out = {}
+    for r in results:
+        md = (r.get("training") or {}).get("model_dir")
+        if r.get("kind") != "seq2seq" or not md:
+            continue
+        for p in (Path(md).parent / "logs" / "curve.jsonl", Path(md) / "logs" / "curve.jsonl"):
+            if p.is_file():
+                pts = []
+                for n, line in enumerate(p.read_text().splitlines(), 1):
+                    if line.strip():
+                        try:
+                            pts.append(json.loads(line))
+                        except json.JSONDecodeError as e:
+                            raise RecalignError(f"not valid JSON: {e.msg}", path=p, line=n) from None
+                out[r["model"]] = pts
+                break
+    return out
+
+
+def baseline_valid_ndcg(results: list[dict]) -> dict[str, float]:
+    """Each baseline's final valid NDCG@10 (``valid_retrieval``), for the curve plot's horizontal lines."""
+    return {r["model"]: r["valid_retrieval"]["ndcg@10"] for r in results
+            if r.get("kind") == "baseline" and (r.get("valid_retrieval") or {}).get("ndcg@10") is not None}
+
+
 def _evidence_json(ev: Evidence) -> dict:
     def res(x):
         return x if isinstance(x, str) else {k: d.as_dict() for k, d in x.items()}
@@ -382,6 +410,18 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
         md += "\nPer template (users in brackets):\n" + "\n".join(per_template) + "\n"
     out = Path(out_dir) if out_dir else run_dirs[0]
     out.mkdir(parents=True, exist_ok=True)
+    curves, plots = curve_points(results), {}
+    if curves:
+        from .curves import plot_curves   # lazy: curves imports the decoder (torch)
+
+        baselines = baseline_valid_ndcg(results)
+        plotted = plot_curves(curves, baselines, out / "curves.png")
+        if plotted is not None:
+            plots["curves"] = plotted
+    if plots:
+        md += (f"\nLearning curves: {plots['curves'].name} (valid NDCG@10 of a fixed user subset against training "
+               "minutes and examples seen" + (", baselines' final valid NDCG@10 dashed" if baselines else
+                                              "; no baseline recorded a valid NDCG@10") + ").\n")
     buf = io.StringIO()
     csv.writer(buf).writerows([header] + table)
     paths = {"markdown": write_text(out / "report.md", md),
@@ -391,13 +431,14 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
                                                       "dataset": results[0].get("dataset"),
                                                       "split_fingerprint": results[0].get("split_fingerprint"),
                                                       "evidence": _evidence_json(ev), "results": results}),
-             "plot": plot_bars(header, table, out / "report.png")}
+             "plot": plot_bars(header, table, out / "report.png"), **plots}
     if wandb:
-        _log_wandb(header, table, out)
+        _log_wandb(header, table, out, [paths["plot"], *plots.values()])
     return {"markdown": md, "header": header, "rows": table, "paths": paths, "evidence": ev}
 
 
-def _log_wandb(header, rows, out: Path) -> None:
+def _log_wandb(header, rows, out: Path, images=()) -> None:
+    """The comparison table (values, intervals, differences) and the plots, as one wandb run."""
     import wandb
 
     from ..wandb_io import finish_wandb, offline_unless_reachable
@@ -406,6 +447,7 @@ def _log_wandb(header, rows, out: Path) -> None:
     run = wandb.init(project="recalign", job_type="compare", dir=str(out), reinit=True)
     try:
         run.log({"comparison": wandb.Table(columns=header, data=[list(r) for r in rows],
-                                              allow_mixed_types=True)})
+                                              allow_mixed_types=True),
+                 **{Path(p).stem: wandb.Image(str(p)) for p in images}})
     finally:
         finish_wandb(run)
