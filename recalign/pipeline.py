@@ -248,12 +248,16 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
             raise RecalignError("ablation needs auxiliary tasks (mim, mlm, bpr) in generate.tasks", field="ablation")
         variants.append(("-rec-only", run_dir.variant("rec-only"), rec))
 
+    from .eval.curves import curve_evaluator  # lazy: torch
     from .t5_finetune import train  # lazy: transformers
 
     manifest_fp = file_fingerprint(run_dir.manifest_path)
     for suffix, vdir, vtasks in variants:
         tcfg = train_config(cfg, vtasks)
-        stage(f"train{suffix}", vdir.train_info, lambda: train(tcfg, vdir.root), vdir.model,
+        curve = tcfg.curve                    # learning curve: RUN/logs/curve.jsonl
+        stage(f"train{suffix}", vdir.train_info,
+              lambda: train(tcfg, vdir.root, evaluate_fn=curve_evaluator(vdir.root, curve.users, curve.seed,
+                                                                         curve.beam)), vdir.model,
               inputs={"manifest": manifest_fp, "train": to_dict(tcfg)})
 
     from .eval.evaluate import evaluate  # lazy: torch

@@ -14,7 +14,7 @@ OVERRIDES = ["generate.tasks=[retrieval,ranking,rating,mim,mlm,bpr]",
              "generate.max_train_examples={retrieval: 600, ranking: 300, rating: 300, mim: 300, mlm: 300, bpr: 300}",
              "train.max_steps=8", "train.eval_steps=4", "train.save_steps=4", "train.eval_max_examples=8",
              "train.per_device_train_batch_size=8", "train.report_to=[]", "train.time_budget_minutes=null",
-             "train.vocab_size=2000", "train.mixture.total=2000",
+             "train.vocab_size=2000", "train.mixture.total=2000", "train.curve.users=10",
              "evaluate.max_users=12", "evaluate.beam=10", "evaluate.batch_size=12",
              "baselines.models=[Pop,BPR]", "baselines.overrides={BPR: {epochs: 1}}"]
 

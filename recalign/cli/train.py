@@ -35,8 +35,11 @@ def train_cmd(config_path: str, run_dir: str, overrides: tuple[str, ...], deepsp
     if report_to:
         extra.append(f"report_to=[{'' if report_to == 'none' else report_to}]")
     cfg = from_dict(TrainConfig, data, overrides=extra)
+    from ..eval.curves import curve_evaluator  # lazy: torch
+
     with RunDir(run_dir).lock("train"):
-        out = train(cfg, run_dir)
+        c = cfg.curve                         # learning curve: RUN/logs/curve.jsonl
+        out = train(cfg, run_dir, evaluate_fn=curve_evaluator(run_dir, c.users, c.seed, c.beam))
     info = read_train_info(out)
     if info:
         why = " (stopped by the time budget)" if info.get("stopped_by_budget") else ""

@@ -92,7 +92,7 @@ class CurveSpec:
     not counted in the training time (nor in the budget)."""
 
     users: int = _h("Valid users evaluated per point (0 = no curve).", default=100)
-    every_minutes: Optional[float] = _h("A point every N training minutes (None: budget/8 with a time "
+    every_minutes: Optional[float] = _h("A point every N training minutes (None: budget/6 with a time "
                                         "budget, else every_steps).", default=None)
     every_steps: Optional[int] = _h("A point every N steps (None: the trainer's eval_steps).", default=None)
     beam: int = _h("Beam width of the retrieval decoder (ranks the top `beam` items).", default=20)

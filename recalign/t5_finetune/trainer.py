@@ -34,6 +34,7 @@ from .curve import EvaluateFn, LearningCurve
 from .data import load_eval_sets, load_mixture, tokenize, tokenizer_texts
 from .deepspeed_config import resolve_deepspeed, single_process_env
 from .models import build_model, check_model_name, is_preset
+from .item_tokens import add_item_tokens, init_item_rows
 from .tokenizer import load_tokenizer, train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def _curve_callback(cfg: TrainConfig, run: Path, clock: TrainClock, evaluate_fn:
         return None
     minutes = c.every_minutes
     if minutes is None and c.every_steps is None and cfg.time_budget_minutes:
-        minutes = cfg.time_budget_minutes / 8
+        minutes = cfg.time_budget_minutes / 6     # 100 users ≈ 2-5 s a point on 2 CPU cores: < 5% of a 13-min budget
     steps = c.every_steps or (None if minutes else cfg.trainer.get("eval_steps") or 200)
     return LearningCurve(evaluate_fn, run / "logs" / "curve.jsonl", clock, every_steps=steps,
                          every_seconds=minutes * 60.0 if minutes else None)
@@ -233,6 +234,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
         if args.process_index == 0:
             save_config(cfg, run / "train_config.yaml")
         tokenizer = _tokenizer(cfg, run, train_raw)
+    items = add_item_tokens(tokenizer, run)  # atomic item ids: one added token per item (or None)
     train_ds = tokenize(train_raw, tokenizer, cfg.max_source_length, cfg.max_target_length)
     eval_ds = {t: tokenize(d, tokenizer, cfg.max_source_length, cfg.max_target_length) for t, d in eval_raw.items()}
 
@@ -242,6 +244,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
 
     set_seed(cfg.seed)
     model = build_model(cfg.model, tokenizer)
+    if items is not None and not is_preset(cfg.model):
+        init_item_rows(model, tokenizer, items)  # new rows = mean of the item's title-token rows
     budget = TimeBudget(cfg.time_budget_minutes, clock)
     cbs = [budget, JsonlLogger(run / "logs" / "train.jsonl", clock)]
     curve = _curve_callback(cfg, run, clock, evaluate_fn)
