@@ -25,14 +25,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import RecalignError, nearest
+from ..tasks import TASKS
 from .metrics import PerUser, read_per_user
 from .significance import (DEFAULT_RESAMPLES, DEFAULT_SEED, LEVEL, Difference, Estimate, has_metric, intervals,
                            metric_value, paired_difference, same_users, seed_summary)
 
-SECTIONS = ("retrieval", "ranking", "rating")
-PRIMARY = {"retrieval": "ndcg@10", "ranking": "ndcg@5", "rating": "rmse"}
-KEY_METRICS = {"retrieval": ("recall@10", "ndcg@10"), "ranking": ("hr@1", "ndcg@5"),
-               "rating": ("rmse", "rmse_expected")}
+
+
+def sections() -> list[str]:
+    """The result sections compared: the registry's recommendation tasks."""
+    return TASKS.rec_names()
+
+
+def task_metrics(sec: str) -> tuple[str, ...]:
+    """The report's metrics of a section (``Task.metrics``)."""
+    return TASKS.get(sec).metrics
+
+
+def primary(sec: str) -> str:
+    """The metric that picks the reference and fills the table's Δ column: NDCG@10, else the
+    last NDCG@K, else the task's first metric.
+
+    >>> primary("retrieval"), primary("ranking"), primary("rating")
+    ('ndcg@10', 'ndcg@5', 'rmse')
+    """
+    ms = task_metrics(sec)
+    ndcg = [m for m in ms if m.startswith("ndcg@")]
+    return "ndcg@10" if "ndcg@10" in ms else ndcg[-1] if ndcg else ms[0]
+
+
+def key_metrics(sec: str) -> list[str]:
+    """The metrics the markdown's difference tables show (all of them are in report.json):
+    the primary one and every @10 or cutoff-free metric of the task."""
+    return list(dict.fromkeys([m for m in task_metrics(sec) if "@" not in m or m.endswith("@10")] + [primary(sec)]))
+
 REC_ONLY = "-rec-only"
 _NAME = re.compile(r"^(?P<base>.*?)(?P<arm>-rec-only|-rec(?:\+[A-Za-z0-9_]+)+)?(?P<seed>-seed\d+)?"
                    r"(?P<tset> \(unseen templates\))?$")
@@ -84,7 +110,7 @@ def load_per_user(row: dict, notes: list[str]) -> dict[str, PerUser]:
     foreign file gives a note and no interval, never a wrong one)."""
     out = {}
     base = Path(row["_path"]).parent if row.get("_path") else None
-    for sec in SECTIONS:
+    for sec in sections():
         s = row.get(sec) or {}
         rel = s.get("per_user")
         if base is None or not isinstance(rel, str):
@@ -118,8 +144,8 @@ def choose_references(rows: list[dict], reference: str | None, ev: Evidence) -> 
         raise RecalignError(f"unknown reference {reference!r} (models: {', '.join(names)}).{nearest(reference, names)}",
                             field="reference")
     refs = {}
-    for sec in SECTIONS:
-        metric = PRIMARY[sec]
+    for sec in sections():
+        metric = primary(sec)
         have = [r for r in rows if (r.get(sec) or {}).get(metric) is not None and not ev.partial(r["model"])]
         named = [r for r in have if r["model"] == reference]
         pool = named or [r for r in have if r.get("kind") == "baseline"]
@@ -146,7 +172,7 @@ def gather(rows: list[dict], reference: str | None = None, *, n_resamples: int =
                           "seed": seed, "level": level})
     opts = {"n_resamples": n_resamples, "seed": seed, "level": level}
     pus = {r["model"]: load_per_user(r, ev.notes) for r in rows}
-    for sec in SECTIONS:
+    for sec in sections():
         counts = {r["model"]: _count(r, sec, pus[r["model"]].get(sec)) for r in rows if r.get(sec)}
         full = max((c for c in counts.values() if c is not None), default=0)
         for model, c in counts.items():
@@ -169,10 +195,10 @@ def gather(rows: list[dict], reference: str | None = None, *, n_resamples: int =
         ref = f"{base}{REC_ONLY}{sd}{tset}"
         if arm == REC_ONLY or ref not in by_name:
             continue
-        for sec in SECTIONS:
+        for sec in sections():
             if not (r.get(sec) and by_name[ref].get(sec)):
                 continue
-            res = _diff(pus[r["model"]].get(sec), pus[ref].get(sec), KEY_METRICS[sec], (r["model"], ref), opts)
+            res = _diff(pus[r["model"]].get(sec), pus[ref].get(sec), key_metrics(sec), (r["model"], ref), opts)
             ev.pairs.append({"model": r["model"], "reference": ref, "section": sec, "arm": arm or "+all",
                              "result": res})
     groups: dict[str, list[dict]] = {}
@@ -182,7 +208,7 @@ def gather(rows: list[dict], reference: str | None = None, *, n_resamples: int =
             groups.setdefault(f"{base}{arm}{tset}", []).append(r)
     for g, members in groups.items():
         entry = {"group": g, "runs": [x["model"] for x in members], "metrics": {}}
-        for sec in SECTIONS:
+        for sec in sections():
             keys = sorted({k for x in members for k in headline(x.get(sec) or {})})
             for k in keys:
                 mean, std, n = seed_summary([(x.get(sec) or {}).get(k) for x in members])

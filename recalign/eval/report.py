@@ -1,9 +1,15 @@
 """Result directories and the comparison report.
 
-Each evaluated model writes ``RUN/results/<model>/metrics.json`` (+ ``ranking.jsonl``)
-with ``write_result``; ``compare`` reads every one of them, refuses to mix splits
-(``split_fingerprint``), and writes one table (markdown, JSON, CSV), a bar chart of
-NDCG@10 / Recall@10, and ``report.md``.
+Each evaluated model writes ``RUN/results/<model>/metrics.json`` (+ ``ranking.jsonl``, and
+``per_user/<section>.jsonl``: one row per user, the numbers the section averages) with
+``write_result``; ``compare`` reads every one of them, refuses to mix splits
+(``split_fingerprint``), and writes one table (markdown, JSON, CSV) whose columns are the
+registry's ``Task.metrics``: every metric with its bootstrap interval over users, a reference
+row per task (``--reference``, default the best baseline) and each row's paired difference
+from it with a p-value (``eval.evidence``, ``eval.significance``); then the ablation arms
+against rec-only, mean ± std over seeds, a bar chart of NDCG@10 / Recall@10 with error bars
+(``report.png``) and, where models recorded one, the learning curves (``curves.png``).
+Rows evaluated on fewer users than the others are marked PARTIAL and ranked after them.
 
 metrics.json (keys other than ``model``/``kind``/``retrieval`` are optional)::
 
@@ -26,22 +32,38 @@ from pathlib import Path
 
 from ..atomic_io import atomic_path, write_json, write_text
 from ..errors import RecalignError
-from .evidence import KEY_METRICS, PRIMARY, SECTIONS, Evidence, gather
+from ..tasks import TASKS
+from .evidence import Evidence, gather, key_metrics, lower_is_better, primary, sections, task_metrics
 from .metrics import MASKING_RULE, PER_USER_DIR, TIE_RULE, PerUser, Ranking, write_per_user, write_ranking_jsonl
 from .significance import ALPHA, DEFAULT_RESAMPLES, DEFAULT_SEED, LEVEL, TEST_METHOD, Difference
 
 PROTOCOL = {"split": "leave-one-out by time (last = test, second-last = valid; timestamp ties keep file order)",
             "ties": TIE_RULE, "masking": MASKING_RULE, "ranking": "full (all items)"}
 
-COLUMNS = [  # (header, section, key)
-    ("Recall@5", "retrieval", "recall@5"), ("Recall@10", "retrieval", "recall@10"),
-    ("Recall@20", "retrieval", "recall@20"), ("NDCG@5", "retrieval", "ndcg@5"),
-    ("NDCG@10", "retrieval", "ndcg@10"), ("NDCG@20", "retrieval", "ndcg@20"),
-    ("MRR@10", "retrieval", "mrr@10"), ("users", "retrieval", "users"),
-    ("cand HR@1", "ranking", "hr@1"), ("cand HR@5", "ranking", "hr@5"), ("cand NDCG@5", "ranking", "ndcg@5"),
-    ("RMSE", "rating", "rmse"), ("MAE", "rating", "mae"),
-    ("RMSE E[r]", "rating", "rmse_expected"),   # seq2seq: expectation over the scored scale values
-]
+_NAMES = {"recall": "Recall", "ndcg": "NDCG", "mrr": "MRR", "hr": "HR", "rmse": "RMSE", "mae": "MAE"}
+
+
+def column_label(sec: str, key: str) -> str:
+    """A column's header: the metric, prefixed by its task unless it is the headline task.
+
+    >>> column_label("retrieval", "ndcg@10"), column_label("ranking", "hr@1"), column_label("rating", "rmse_expected")
+    ('NDCG@10', 'ranking HR@1', 'rating RMSE E[r]')
+    """
+    name, at, k = key.partition("@")
+    base, _, suffix = name.partition("_")
+    label = _NAMES.get(base, base) + (f"@{k}" if at else "") + {"expected": " E[r]", "": ""}.get(suffix, f" {suffix}")
+    return label if sec == sections()[0] else f"{sec} {label}"
+
+
+def report_columns() -> list[tuple[str, str, str]]:
+    """(header, section, key) of the table: each recommendation task's ``Task.metrics`` (the
+    registry), and the headline task's user count."""
+    cols = []
+    for i, sec in enumerate(sections()):
+        cols += [(column_label(sec, k), sec, k) for k in task_metrics(sec)]
+        if i == 0:
+            cols.append(("users", sec, "users"))
+    return cols
 
 
 def write_result(run_dir: str | Path, model: str, result: dict, ranking: Ranking | None = None,
@@ -175,12 +197,16 @@ def _fmt(v) -> str:
 
 
 def _primary_header(sec: str) -> str:
-    return next(h for h, s, k in COLUMNS if s == sec and k == PRIMARY[sec])
+    return next(h for h, s, k in report_columns() if s == sec and k == primary(sec))
 
 
 def _sort_key(r: dict, ev: Evidence):
-    return (ev.partial(r["model"]), -((r.get("retrieval") or {}).get("ndcg@10") or -1),
-            (r.get("rating") or {}).get("rmse") or math.inf)
+    """Full rows first, then by the headline metric (best first), then by the other sections' primaries."""
+    key: list = [ev.partial(r["model"])]
+    for sec in sections():
+        v = (r.get(sec) or {}).get(primary(sec))
+        key.append(math.inf if v is None else v if lower_is_better(primary(sec)) else -v)
+    return key
 
 
 def build_table(rows: list[dict], ev: Evidence) -> tuple[list[str], list[list]]:
@@ -188,7 +214,7 @@ def build_table(rows: list[dict], ev: Evidence) -> tuple[list[str], list[list]]:
     evaluated on fewer users; every metric with its interval (``<col> lo``/``<col> hi``) and,
     per section with a reference, the paired difference (``Δ <col>``, its interval, ``p``,
     ``significant``); only columns that at least one model has."""
-    cols = [c for c in COLUMNS if any((r.get(c[1]) or {}).get(c[2]) is not None for r in rows)]
+    cols = [c for c in report_columns() if any((r.get(c[1]) or {}).get(c[2]) is not None for r in rows)]
     header = ["model", "kind"]
     for h, _, k in cols:
         header += [h] if k == "users" else [h, f"{h} lo", f"{h} hi"]
@@ -209,7 +235,7 @@ def build_table(rows: list[dict], ev: Evidence) -> tuple[list[str], list[list]]:
             vals += [v, e.low if e else None, e.high if e else None]
         for sec in ev.references:
             d = ev.differences.get(m, {}).get(sec)
-            d = d.get(PRIMARY[sec]) if isinstance(d, dict) else None
+            d = d.get(primary(sec)) if isinstance(d, dict) else None
             vals += [d.value, d.low, d.high, d.p, d.significant] if d else [None] * 5
         t = r.get("training") or {}
         status = training_status(r)
@@ -255,7 +281,7 @@ def markdown_table(header, rows, references: dict[str, str] | None = None) -> st
 
 
 def _metric_header(sec: str, k: str) -> str:
-    return next((h for h, s, key in COLUMNS if s == sec and key == k), f"{sec} {k}")
+    return column_label(sec, k)
 
 
 def _diff_lines(model: str, ref: str, sec: str, res, keys) -> list[str]:
@@ -272,17 +298,17 @@ def differences_markdown(ev: Evidence) -> str:
     head = ["| model | vs | metric | Δ [95% interval] | p | significant |", "|---|---|---|---|---|---|"]
     out: list[str] = []
     lines = [x for model, secs in ev.differences.items() for sec, res in secs.items()
-             for x in _diff_lines(model, ev.references[sec], sec, res, KEY_METRICS[sec])]
+             for x in _diff_lines(model, ev.references[sec], sec, res, key_metrics(sec))]
     if lines:
         out += ["### Paired differences vs the reference (same users)", "", *head, *lines, ""]
     lines = [x for pr in ev.pairs
-             for x in _diff_lines(pr["model"], pr["reference"], pr["section"], pr["result"], KEY_METRICS[pr["section"]])]
+             for x in _diff_lines(pr["model"], pr["reference"], pr["section"], pr["result"], key_metrics(pr["section"]))]
     if lines:
         out += ["### Auxiliary tasks: each arm vs rec-only (paired over users, same budget)", "", *head, *lines, ""]
     lines = []
     for g in ev.seeds:
-        cells = [f"{_metric_header(sec, k)} {s['mean']:.4f} ± {s['std']:.4f}" for sec in SECTIONS
-                 for k in KEY_METRICS[sec] if (s := g["metrics"].get(sec, {}).get(k))]
+        cells = [f"{_metric_header(sec, k)} {s['mean']:.4f} ± {s['std']:.4f}" for sec in sections()
+                 for k in key_metrics(sec) if (s := g["metrics"].get(sec, {}).get(k))]
         lines.append(f"| {g['group']} | {len(g['runs'])} | {'; '.join(cells)} |")
     if lines:
         out += ["### Seeds: mean ± std over repeated runs (std between seeds; each run's own interval is "
@@ -303,8 +329,9 @@ def _preamble(results: list[dict], ev: Evidence) -> str:
                      f"{ds.get('valid_test_timestamp_ties', '?')}.")
     lines.append(f"Split fingerprint: {r0.get('split_fingerprint', 'n/a')}.")
     lines.append("Protocol: " + "; ".join(f"{k}: {v}" for k, v in proto.items()) + ".")
-    lines.append("Retrieval columns are full-ranking metrics (the headline); 'cand' columns are the ranking "
-                 "task's own sampled-candidate numbers.")
+    head, *others = sections()
+    lines.append(f"Unprefixed columns: {head}, full ranking over all items (the headline); prefixed columns: "
+                 "that task's own numbers (" + "; ".join(f"{t}: {TASKS.get(t).description}" for t in others) + ").")
     mt = ev.method
     refs = ", ".join(f"{s}: {n}" for s, n in ev.references.items()) or "none (no full baseline row)"
     lines.append(f"Intervals: [lo, hi] = {mt['interval']} ({mt['resamples']} resamples, seed {mt['seed']}). "
