@@ -6,8 +6,8 @@ catalogue items. They live in their own registry, ``QUERY_TASKS`` (the seq2seq d
 >>> from recalign.tasks.registry import QUERY_TASKS
 >>> QUERY_TASKS.names()
 ['uh2i', 'i2i', 'us2i', 'fa2i', 'sa2i', 'as2i', 'nm2i', 'vc2i', 'na2i', 'uq2i']
->>> sorted(COVERAGE_TASKS), QUERY_TASKS.get("uh2i").description
-(['fa2i', 'sa2i', 'vc2i', 'na2i'], 'Given a user history, retrieve the item the user will interact with next')
+>>> COVERAGE_TASKS, QUERY_TASKS.get("uh2i").description
+(('fa2i', 'sa2i', 'vc2i', 'na2i'), 'Given a user history, retrieve the item the user will interact with next')
 
 Each task: an Example record (``examples.py``), a builder (``builders.py``), a template file
 ``tasks/query/templates/<task>.yaml`` (>= 8 seen + 4 unseen, through the same prompts
