@@ -112,3 +112,14 @@ def test_pop_baseline_valid_and_test_metrics_by_hand(tiny_split, tmp_path):
     assert t["ndcg@10"] == pytest.approx((2 / np.log2(5) + 1 / np.log2(7)) / 3)
     saved = json.loads((run / "results" / "Pop" / "valid_metrics.json").read_text())
     assert saved["mrr@5"] == pytest.approx(1.25 / 3)
+
+
+def test_learning_curve_masks_train_only(window_run, fresh_model):
+    """The valid curve drawn during training: 7 or fewer rankable titles, beam 20, so every valid
+    target is in the top 10 — unless valid were masked with the test history (then none is)."""
+    from recalign.eval.curves import curve_evaluator
+
+    evaluate_fn = curve_evaluator(window_run, users=3, beam=20)
+    assert evaluate_fn is not None
+    m = evaluate_fn(*fresh_model)
+    assert (m["recall@10"], m["users"]) == (1.0, 3) and 1 / 3 <= m["ndcg@10"] <= 1.0
