@@ -38,11 +38,7 @@ from .errors import RecalignError
 from .eval.report import compare
 from .materialize import generate, templates_fingerprint
 from .run_dir import RunDir, changes, fingerprint
-from .tasks import GenerateConfig
-
-REC_TASKS = ("retrieval", "ranking", "rating")
-AUX_TASKS = ("mim", "mlm", "bpr")
-
+from .tasks import TASKS, GenerateConfig
 
 def _h(text: str, **kw):
     return field(metadata={"help": text}, **kw)
@@ -61,7 +57,8 @@ class EvaluateConfig:
     """The keyword arguments of ``recalign.eval.evaluate.evaluate`` (besides the run and model)."""
 
     split: str = _h("test or valid.", default="test")
-    tasks: list = _h("Tasks to evaluate.", default_factory=lambda: list(REC_TASKS))
+    tasks: list = _h("Tasks to evaluate (default: every task with an evaluator).",
+                     default_factory=lambda: [t.name for t in TASKS.evaluable()])
     templates: list = _h("Template sets: seen and/or unseen.", default_factory=lambda: ["seen", "unseen"])
     beam: int = _h("Beam size of trie-constrained retrieval.", default=20)
     length_penalty: float = _h("0.0 ranks titles by their true probability.", default=0.0)
@@ -85,7 +82,8 @@ class BaselinesConfig:
 class RunConfig:
     run_dir: str = _h("Where everything this run makes is written.", default="runs/ml100k-cpu")
     data: DataConfig = _h("Dataset and filtering.", default_factory=DataConfig)
-    generate: dict = _h("recalign.generators.GenerateConfig fields + tasks.", default_factory=dict)
+    generate: dict = _h("recalign.tasks.GenerateConfig fields + tasks (default: every registered task).",
+                        default_factory=dict)
     train: dict = _h("recalign.t5_finetune.TrainConfig fields.", default_factory=dict)
     evaluate: EvaluateConfig = _h("Seq2seq evaluation.", default_factory=EvaluateConfig)
     baselines: BaselinesConfig = _h("Classic recommenders on the same split.", default_factory=BaselinesConfig)
@@ -96,7 +94,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         self.generate = dict(self.generate or {})
         self.train = dict(self.train or {})
-        self.generate.setdefault("tasks", list(REC_TASKS + AUX_TASKS))
+        self.generate.setdefault("tasks", TASKS.names())
 
 
 def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: str | None = None,
@@ -243,9 +241,10 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
 
     variants = [("", run_dir, tasks)]
     if cfg.ablation:
-        rec = [t for t in tasks if t in REC_TASKS]
+        rec = [t for t in tasks if t in TASKS.rec_names()]
         if rec == tasks:
-            raise RecalignError("ablation needs auxiliary tasks (mim, mlm, bpr) in generate.tasks", field="ablation")
+            raise RecalignError(f"ablation needs auxiliary tasks ({', '.join(TASKS.aux_names())}) in generate.tasks",
+                                field="ablation")
         variants.append(("-rec-only", run_dir.variant("rec-only"), rec))
 
     from .eval.curves import curve_evaluator  # lazy: torch

@@ -41,7 +41,17 @@ def test_run_end_to_end_and_resume(tmp_path):
     # rec-only model trained without auxiliary tasks
     info = json.loads((run / "ablation" / "rec-only" / "model" / "recalign_train.json").read_text())
     assert info["config"]["mixture"]["tasks"] == ["retrieval", "ranking", "rating"]
+    assert (run / "stages" / "train.json").is_file() and (run / "stages" / "evaluate.json").is_file()
     # resumable: a second run does no work again
     r2 = CliRunner().invoke(main, args)
     assert r2.exit_code == 0, r2.output[-3000:]
     assert r2.output.count("already done") >= 8
+    # a finished stage made from other settings is refused, naming what changed; nothing is rewritten
+    config = (run / "run_config.yaml").read_text()
+    for override, stage, change in (("evaluate.beam=5", "[evaluate]", "evaluate.beam: 10 → 5"),
+                                    ("generate.seed=1", "[generate]", "settings.seed: 0 → 1"),
+                                    ("train.learning_rate=0.01", "[train]", "train.")):
+        r3 = CliRunner().invoke(main, args + ["-o", override])
+        assert r3.exit_code == 1 and stage in r3.output and change in r3.output, (override, r3.output[-2000:])
+        assert r3.output.strip().splitlines()[-1].startswith("Error: "), r3.output[-2000:]
+    assert (run / "run_config.yaml").read_text() == config
