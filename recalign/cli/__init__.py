@@ -18,7 +18,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 #: verb → "module:attribute" of its click command, one module per stage
 VERBS = {"data": "data:data", "templates": "templates:templates", "generate": "generate:generate_cmd",
          "train": "train:train_cmd", "evaluate": "evaluate:evaluate_cmd", "baseline": "baseline:baseline",
-         "compare": "compare:compare_cmd", "run": "run:run_cmd"}
+         "compare": "compare:compare_cmd", "run": "run:run_cmd",
+         "train-embedder": "embed:train_embedder_cmd"}
 
 
 class LazyGroup(click.Group):

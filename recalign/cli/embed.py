@@ -1,0 +1,41 @@
+"""`recalign train-embedder --run-dir RUN`: generate the ten query tasks, train a bi-encoder
+on them, evaluate the untrained (zero-shot) and the trained embedder; results in
+RUN/results/<name>/ beside the seq2seq models and the baselines."""
+from __future__ import annotations
+
+import click
+
+from ..config import from_dict, read_yaml
+from ..run_dir import RunDir
+from .options import override_option, run_dir_option
+
+
+@click.command("train-embedder")
+@run_dir_option("Run directory; RUN/data is prepared first if missing; the model goes to RUN/embed/model.")
+@click.option("--dataset", "-d", default="ml-100k", show_default=True, help="Dataset to prepare when RUN/data is missing.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="YAML: an EmbedConfig mapping, or a run config with an `embed:` section (configs/embed-*.yaml).")
+@override_option("Override one EmbedConfig key (e.g. max_steps=100, query.writer=http).")
+@click.option("--zero-shot/--no-zero-shot", default=True, show_default=True,
+              help="Also evaluate the untrained encoder (the zero-shot row).")
+@click.option("--eval/--no-eval", "evaluate", default=True, show_default=True, help="Evaluate after training.")
+@click.option("--name", default=None, help="Result name (default: embed-<model>).")
+def train_embedder_cmd(run_dir, dataset, config_file, overrides, zero_shot, evaluate, name):
+    """Train (and evaluate) a dense retriever on the query tasks (UH2I … UQ2I)."""
+    from ..embed.config import EmbedConfig  # the embed stack imports torch: loaded only when run
+    from ..embed.evaluate import evaluate_embedder
+    from ..embed.train import train_embedder
+
+    data = read_yaml(config_file) if config_file else {}
+    section = isinstance(data.get("embed"), dict)
+    cfg = from_dict(EmbedConfig, data["embed"] if section else data, overrides, where="embed." if section else "")
+    run = RunDir(run_dir)
+    echo = lambda m: click.echo(m, err=True)  # noqa: E731
+    with run.lock("train-embedder"):
+        run.ensure_split(dataset, echo=echo)
+        train_embedder(run, cfg, log=echo)
+        if evaluate:
+            if zero_shot:
+                evaluate_embedder(run, cfg, zero_shot=True, name=name and f"{name}-zero-shot", log=echo)
+            r = evaluate_embedder(run, cfg, name=name, log=echo)
+            click.echo(f"wrote {run.metrics(r['model'])}")

@@ -1,0 +1,46 @@
+"""EmbedConfig: the settings of ``recalign train-embedder`` (the ``embed`` section of a run
+config; ``configs/embed-*.yaml``), loaded with ``recalign.config.from_dict``.
+
+>>> from recalign.config import from_dict
+>>> from_dict(EmbedConfig, {"temperature": 0.05}, overrides=["query.eval_items=50"]).query.eval_items
+50
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import RecalignError
+from ..tasks.query import QueryConfig
+
+
+@dataclass
+class EmbedConfig:
+    model: str = field(default="embed-tiny", metadata={
+        "help": "Encoder: an offline preset (embed-tiny: a small T5 encoder + a tokenizer trained on the run's "
+                "text), any HF encoder checkpoint (path or hub name), or a saved sentence-transformers model."})
+    tasks: list[str] = field(default_factory=list, metadata={"help": "Query tasks (empty = all ten)."})
+    temperature: float = field(default=0.01, metadata={"help": "Contrastive softmax temperature (paper: 0.01)."})
+    in_batch_negatives: bool = field(default=False, metadata={
+        "help": "Also use other queries' positives/negatives as negatives (off: 1 positive + hard negatives only)."})
+    batch_size: int = field(default=32, metadata={"help": "Queries per training batch."})
+    max_steps: int = field(default=300, metadata={"help": "Training steps (-1 = epochs)."})
+    epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate (preset from scratch: 1e-3; "
+                                                                 "a pretrained checkpoint: ~2e-5)."})
+    warmup_ratio: float = field(default=0.05, metadata={"help": "Linear warm-up share of the steps."})
+    max_seq_length: int = field(default=96, metadata={"help": "Tokens per query/item text."})
+    max_train_per_task: int = field(default=0, metadata={"help": "Cap on train queries per task (0 = all)."})
+    vocab_size: int = field(default=4000, metadata={"help": "Preset: tokenizer vocabulary trained on the run's text."})
+    instruction: bool = field(default=True, metadata={
+        "help": "Prefix queries with 'Instruct: {task description}\\nQuery: ' (E5-mistral); items get none."})
+    faiss: bool = field(default=False, metadata={"help": "Retrieve with a FAISS inner-product index (if installed)."})
+    encode_batch_size: int = field(default=128, metadata={"help": "Texts per encoding batch at evaluation."})
+    seed: int = field(default=0, metadata={"help": "Seed of model init, data order and sampling."})
+    threads: int = field(default=0, metadata={"help": "torch threads (0 = torch's default)."})
+    query: QueryConfig = field(default_factory=QueryConfig, metadata={"help": "Query task generation."})
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise RecalignError(f"must be > 0, got {self.temperature}", field="temperature")
+        if self.batch_size < 1 or self.max_seq_length < 8:
+            raise RecalignError("batch_size must be >= 1 and max_seq_length >= 8", field="batch_size")

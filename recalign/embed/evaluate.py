@@ -1,0 +1,123 @@
+"""Evaluate an embedder on the query tasks' test splits (seen and unseen templates).
+
+Per task: Hit@5/10/20 (== Recall@K: one positive per query), NDCG@10 and MRR@10 from
+``eval.metrics.ranking_metrics`` (the one metric code), on a full ranking of the catalogue;
+for FA2I/SA2I/VC2I/NA2I also Coverage@K = the mean share of the top-K items that meet every
+condition of the query, checked by code against the item attributes.
+
+Masking: user tasks never rank ``history(u, "test")`` (the rule of every model); I2I never
+ranks its anchor; attribute tasks mask nothing. UH2I is the retrieval task of the seq2seq
+models and the baselines (same users, same masking, same metric code): it is written as the
+``retrieval`` section of ``RUN/results/<name>/metrics.json`` so ``recalign compare`` puts it
+beside them; every task's numbers sit under ``query``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..data import split_stats
+from ..data.fingerprint import split_fingerprint
+from ..eval.metrics import Ranking, ranking_metrics
+from ..eval.report import PROTOCOL, write_result
+from ..run_dir import RunDir
+from ..tasks.query import COVERAGE_TASKS, Catalogue, conditions_from_json, holds_all
+from .config import EmbedConfig
+from .data import embed_dir, load_queries, task_names
+from .items import item_text, query_text
+from .model import PRESETS, load_embedder
+from .retrieve import ItemIndex, encode
+from .train import instruction
+
+KS = (5, 10, 20)
+COVERAGE_KS = (5, 10)
+
+
+def coverage(ranked: list[list[str]], conds: list[list], cat: Catalogue, k: int) -> float:
+    """Mean over queries of (top-``k`` items meeting every condition) / k.
+
+    >>> from recalign.data import Item
+    >>> from recalign.tasks.query import Condition
+    >>> cat = Catalogue.from_items({i: Item(i, i, fields={"genres": g}) for i, g in [("a", "Drama"), ("b", "Comedy")]})
+    >>> coverage([["a", "b"]], [[Condition("genres", "has", "Drama")]], cat, k=2)
+    0.5
+    """
+    if not ranked:
+        return 0.0
+    return sum(sum(holds_all(c, cat.attrs[i]) for i in r[:k]) / k for r, c in zip(ranked, conds)) / len(ranked)
+
+
+def evaluate_task(model, index: ItemIndex, cat: Catalogue, run: RunDir, task: str, which: str,
+                  cfg: EmbedConfig) -> dict:
+    ds = load_queries(run, task, which)
+    if not len(ds):
+        return {"queries": 0}
+    inst = instruction(task, cfg)
+    t0 = time.perf_counter()
+    q = encode(model, [query_text(x, inst) for x in ds["query"]], cfg.encode_batch_size)
+    enc_s = time.perf_counter() - t0
+    users = [u or f"q{i}" for i, u in enumerate(ds["user"])]
+    ranked = index.rank(q, ds["history"], max(KS), use_faiss=cfg.faiss)
+    m = ranking_metrics(Ranking(users, ranked, list(ds["positive_id"])), ks=KS, per_user=task == "uh2i")
+    out = {f"hit@{k}": m[f"recall@{k}"] for k in KS}
+    out.update({"ndcg@10": m["ndcg@10"], "mrr@10": m["mrr@10"], "queries": len(ds),
+                "queries_per_s": round(len(ds) / enc_s, 1) if enc_s else None})
+    if task in COVERAGE_TASKS:
+        conds = [conditions_from_json(c) for c in ds["conditions"]]
+        out.update({f"coverage@{k}": coverage(ranked, conds, cat, k) for k in COVERAGE_KS})
+    if task == "uh2i":
+        out["_retrieval"] = m  # recall/ndcg/mrr@K + per_user: the `retrieval` section
+    return out
+
+
+def evaluate_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None, model: str | None = None,
+                      name: str | None = None, zero_shot: bool = False, log=print) -> dict:
+    """Evaluate ``model`` (default: ``RUN/embed/model``; with ``zero_shot`` the untrained
+    encoder: the preset's initial weights or the configured checkpoint) on every generated query
+    task; write ``RUN/results/<name>/metrics.json``; return the result."""
+    cfg = cfg or EmbedConfig()
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    if model is None:
+        if zero_shot:
+            model = str(embed_dir(run) / "init") if cfg.model in PRESETS else cfg.model
+        else:
+            model = str(embed_dir(run) / "model")
+    name = name or f"embed-{Path(cfg.model).name}" + ("-zero-shot" if zero_shot else "")
+    split = run.split()
+    enc = load_embedder(model, cfg.max_seq_length, cfg.seed)
+    enc.max_seq_length = cfg.max_seq_length
+    cat = Catalogue.from_items(split.items)
+    ids = list(split.items)
+    index = ItemIndex(enc, ids, [item_text(split.items[i]) for i in ids], cfg.encode_batch_size)
+    log(f"{name}: embedded {len(ids)} items in {index.wall_s:.1f} s")
+    query: dict = {}
+    result: dict = {"kind": "embedder", "split": "test", "split_fingerprint": split_fingerprint(split),
+                    "dataset": split_stats(split), "protocol": {**PROTOCOL, "ranking": "full (all items), cosine"},
+                    "notes": ["query tasks: hit@K == recall@K (one positive per query); coverage@K checked against "
+                              "item attributes by code"]}
+    for task in task_names(cfg.tasks):
+        query[task] = {}
+        for which, key in (("test", "seen"), ("test_unseen", "unseen")):
+            m = evaluate_task(enc, index, cat, run, task, which, cfg)
+            if "_retrieval" in m:
+                result["retrieval" if key == "seen" else "retrieval_unseen"] = m.pop("_retrieval")
+            query[task][key] = m
+        s = query[task]["seen"]
+        log(f"  {task:5s} seen hit@10 {s.get('hit@10', 0):.4f} ndcg@10 {s.get('ndcg@10', 0):.4f}"
+            + (f" coverage@10 {s['coverage@10']:.3f}" if "coverage@10" in s else ""))
+    result["query"] = query
+    result["embedder"] = {"model": model, "zero_shot": zero_shot, "items_per_s": round(len(ids) / index.wall_s, 1)
+                          if index.wall_s else None, "instruction": cfg.instruction, "faiss": cfg.faiss}
+    info = Path(model) / "train_info.json"
+    if info.is_file() and not zero_shot:
+        t = json.loads(info.read_text())
+        result["training"] = {"steps": t.get("steps"), "stopped_by": "max_steps", "converged": True}
+        result["embedder"]["train"] = t
+    elif zero_shot:
+        result["training"] = {"stopped_by": "no_training"}
+    write_result(run.root, name, result)
+    return {"model": name, **result}
+
+
+__all__ = ["evaluate_embedder", "evaluate_task", "coverage", "KS"]

@@ -1,0 +1,107 @@
+"""``train_embedder``: generate the query tasks (train split only for training), build or load
+the encoder, train it with sentence-transformers' ``SentenceTransformerTrainer`` and the
+hard-negative contrastive loss, save it to ``RUN/embed/model`` (atomically) with
+``train_info.json`` (steps, examples/s, loss).
+
+Why sentence-transformers: it is the maintained library for exactly this job (a trainer on
+``datasets`` with (anchor, positive, negative_1..n) columns, losses as objects, any HF encoder,
+save/load of the pooled model); we add only the loss variant without in-batch negatives.
+"""
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from ..atomic_io import atomic_path, write_json
+from ..errors import RecalignError
+from ..run_dir import RunDir
+from ..tasks.registry import QUERY_TASKS
+from .config import EmbedConfig
+from .data import embed_dir, generate_queries, load_queries, task_names
+from .items import item_text, query_text
+from .loss import HardNegativeLoss
+from .model import PRESETS, build_preset, load_embedder
+
+
+def instruction(task: str, cfg: EmbedConfig) -> str | None:
+    return QUERY_TASKS.get(task).description if cfg.instruction else None
+
+
+def training_columns(run: RunDir, cfg: EmbedConfig, tasks: list[str]) -> dict[str, list[str]]:
+    """(anchor, positive, negative_1..n) columns over every task's train split, shuffled
+    (seeded); queries carry the instruction prefix; short negative lists are cycled to n."""
+    n = cfg.query.num_negatives
+    rows: list[tuple] = []
+    for task in tasks:
+        ds = load_queries(run, task, "train")
+        idx = list(range(len(ds)))
+        if cfg.max_train_per_task and len(idx) > cfg.max_train_per_task:
+            idx = sorted(random.Random(f"{cfg.seed}/{task}/cap").sample(idx, cfg.max_train_per_task))
+        inst = instruction(task, cfg)
+        q, p, negs = ds["query"], ds["positive"], ds["negatives"]
+        for i in idx:
+            if negs[i]:
+                rows.append((query_text(q[i], inst), p[i], *[negs[i][j % len(negs[i])] for j in range(n)]))
+    random.Random(f"{cfg.seed}/embed-train-order").shuffle(rows)
+    names = ["anchor", "positive", *[f"negative_{j + 1}" for j in range(n)]]
+    return {k: [r[c] for r in rows] for c, k in enumerate(names)}
+
+
+def train_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None, log=print) -> dict:
+    """Generate the query data (if the split changed or it is missing), train, save. Returns train_info."""
+    import datasets
+    import torch
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+    cfg = cfg or EmbedConfig()
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    split = run.split()
+    tasks = task_names(cfg.tasks)
+    t0 = time.perf_counter()
+    manifest = generate_queries(split, run, tasks, cfg.query)
+    gen_s = time.perf_counter() - t0
+    log(f"query tasks: {sum(c['train'] for c in manifest['counts'].values())} train queries over {len(tasks)} "
+        f"tasks ({gen_s:.1f} s)")
+    cols = training_columns(run, cfg, tasks)
+    if not cols["anchor"]:
+        raise RecalignError("no training queries (every task's train split is empty)", field="tasks")
+    model_name = cfg.model
+    if cfg.model in PRESETS:
+        texts = [*cols["anchor"], *(item_text(it) for it in split.items.values())]
+        model_name = str(build_preset(cfg.model, texts, embed_dir(run) / "init", cfg.vocab_size, cfg.seed))
+    model = load_embedder(model_name, cfg.max_seq_length, cfg.seed)
+    model.max_seq_length = cfg.max_seq_length
+    train_ds = datasets.Dataset.from_dict(cols)
+    loss = HardNegativeLoss(model, cfg.temperature, cfg.in_batch_negatives)
+    out = embed_dir(run) / "model"
+    with atomic_path(embed_dir(run) / "trainer_tmp", directory=True) as tmp:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(tmp), per_device_train_batch_size=cfg.batch_size, max_steps=cfg.max_steps,
+            num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_ratio,
+            seed=cfg.seed, data_seed=cfg.seed, report_to="none", save_strategy="no", logging_steps=10,
+            disable_tqdm=True, dataloader_drop_last=False, use_cpu=not torch.cuda.is_available())
+        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_ds, loss=loss)
+        t1 = time.perf_counter()
+        res = trainer.train()
+        train_s = time.perf_counter() - t1
+    steps = int(res.global_step)
+    examples = steps * cfg.batch_size
+    with atomic_path(out, directory=True) as tmp:
+        model.save(str(tmp))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    info = {"model": cfg.model, "base": model_name, "tasks": tasks, "train_queries": len(cols["anchor"]),
+            "steps": steps, "batch_size": cfg.batch_size, "train_s": round(train_s, 1),
+            "examples_per_s": round(examples / train_s, 1) if train_s else None, "generate_s": round(gen_s, 1),
+            "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+            "temperature": cfg.temperature, "in_batch_negatives": cfg.in_batch_negatives,
+            "instruction": cfg.instruction, "split_fingerprint": manifest["split_fingerprint"]}
+    write_json(out / "train_info.json", info)
+    log(f"trained {steps} steps in {train_s:.1f} s ({info['examples_per_s']} queries/s); loss "
+        f"{info['first_loss']} → {info['last_loss']}; saved {out}")
+    return info
+
+
+__all__ = ["train_embedder", "training_columns", "instruction"]
