@@ -15,7 +15,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench mutation clean
 
 install: $(STAMP)
 
@@ -36,6 +36,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py
+
+# Mutation testing (mutmut) of the core modules, one group at a time in a scratch copy
+# (~/.cache/recalign/mutation); reruns only try new mutants. Not part of CI. One group:
+# make mutation MUTATION_ARGS="-g metrics-masking"; figures: benchmarks/RESULTS.md.
+MUTATION_ARGS ?=
+mutation: $(STAMP)
+	$(BIN)/python benchmarks/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

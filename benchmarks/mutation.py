@@ -6,7 +6,7 @@ group runs in its own scratch copy of the project (``--work``, default
 ``~/.cache/recalign/mutation/<group>``), so the working tree never holds mutated code and
 mutmut's per-mutant cache survives between runs: a rerun only tries new or changed mutants.
 
-    python benchmarks/mutation.py                 # every group, then the summary table
+    python benchmarks/mutation.py                 # every group but resume, then the summary table
     python benchmarks/mutation.py -g metrics      # one group
     python benchmarks/mutation.py --report        # the table of the last runs only
     python benchmarks/mutation.py -g metrics --survivors   # diffs of the surviving mutants
@@ -19,29 +19,36 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# group → (files to mutate, tests that guard them). Tests: fast ones only (no training runs).
-GROUPS: dict[str, tuple[list[str], list[str]]] = {
+# group → (files to mutate, tests that guard them, run the tests marked slow too).
+# Tests: the fast ones that exercise the group (mutmut runs, per mutant, only those that reach it).
+GROUPS: dict[str, tuple[list[str], list[str], bool]] = {
     "split-readers": (["recalign/data/split.py", "recalign/data/readers.py"],
-                      ["tests/test_data.py"]),
-    "sampling-tasks": (["recalign/tasks/sampling.py", "recalign/tasks/ranking.py",
-                        "recalign/tasks/retrieval.py"],
-                       ["tests/test_generators.py", "tests/test_guard_ranking_position.py"]),
+                      ["tests/test_data.py"], False),
+    "sampling-tasks": (["recalign/tasks/sampling.py", "recalign/tasks/ranking.py"],
+                       ["tests/test_generators.py", "tests/test_guard_ranking_position.py"], False),
     "templates-sandbox": (["recalign/prompts/template.py", "recalign/prompts/env.py",
-                           "recalign/prompts/validate.py"],
-                          ["tests/test_prompts.py"]),
-    "metrics-masking": (["recalign/eval/metrics.py"],
-                        ["tests/test_metrics.py", "tests/test_guard_masking.py"]),
+                           "recalign/prompts/validate.py", "recalign/prompts/limits.py"],
+                          ["tests/test_prompts.py", "tests/test_template_limits.py"], False),
+    "metrics-masking": (["recalign/eval/metrics.py", "recalign/tasks/retrieval.py"],
+                        ["tests/test_metrics.py", "tests/test_guard_masking.py", "tests/test_evaluate.py"], False),
     "trie-decoding": (["recalign/eval/trie.py", "recalign/eval/decode.py"],
-                      ["tests/test_decode.py"]),
+                      ["tests/test_decode.py"], False),
     "scoring": (["recalign/eval/scoring.py"],
-                ["tests/test_scoring.py"]),
+                ["tests/test_scoring.py"], False),
+    # training runs: minutes per pass, so not in the default set (``-g resume``)
+    "resume": (["recalign/t5_finetune/checkpoints.py"],
+               ["tests/test_t5_train.py::test_resume_after_interrupt_reaches_the_same_end",
+                "tests/test_t5_train.py::test_half_written_checkpoint_is_set_aside_and_the_complete_one_resumed"],
+               True),
 }
+DEFAULT = [g for g in GROUPS if g != "resume"]
 
 COPY = ["recalign", "tests", "pyproject.toml"]
 
@@ -53,7 +60,7 @@ def work_dir(base: Path, group: str) -> Path:
 def prepare(group: str, wd: Path) -> None:
     """Refresh the scratch copy (mtimes kept, so mutmut's cache knows unchanged files) and
     write its setup.cfg with this group's [mutmut] section."""
-    files, tests = GROUPS[group]
+    files, tests, slow = GROUPS[group]
     wd.mkdir(parents=True, exist_ok=True)
     for name in COPY:
         src, dst = ROOT / name, wd / name
@@ -68,16 +75,30 @@ def prepare(group: str, wd: Path) -> None:
     section = ["", "[mutmut]", "source_paths = recalign", "only_mutate =", *[f"    {f}" for f in files],
                "pytest_add_cli_args_test_selection =", *[f"    {t}" for t in tests + files],
                "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -x",
-               "    -m", "    not slow", ""]
+               *([] if slow else ["    -m", "    not slow"]), ""]
     (wd / "setup.cfg").write_text(cfg + "\n".join(section))
 
 
-def run_group(group: str, wd: Path, max_children: int) -> int:
+def run_group(group: str, wd: Path, max_children: int, time_limit: float | None = None) -> int:
+    """``mutmut run`` in the group's copy; after ``time_limit`` seconds it is interrupted like
+    Ctrl-C (finished mutants stay cached: the next run goes on from there)."""
     prepare(group, wd)
     env = dict(os.environ, WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     mutmut = Path(sys.executable).with_name("mutmut")
-    rc = subprocess.call([str(mutmut), "run", "--max-children", str(max_children)], cwd=wd, env=env)
+    proc = subprocess.Popen([str(mutmut), "run", "--max-children", str(max_children)], cwd=wd, env=env,
+                            start_new_session=True)
+    try:
+        rc = proc.wait(timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        print(f"\n== {group}: time limit ({time_limit:.0f} s) reached, interrupting", flush=True)
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        rc = 0
     subprocess.call([str(mutmut), "export-cicd-stats"], cwd=wd, env=env, stdout=subprocess.DEVNULL)
     return rc
 
@@ -122,20 +143,22 @@ def report(base: Path, groups: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-g", "--group", action="append", choices=sorted(GROUPS),
-                    help="Group to run (repeatable; default: all).")
+                    help="Group to run (repeatable; default: all but resume).")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get(
         "RECALIGN_MUTATION_DIR", Path.home() / ".cache" / "recalign" / "mutation")),
         help="Scratch directory holding one project copy and mutmut cache per group.")
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--time-limit", type=float, default=None,
+                    help="Seconds per group; then mutmut is interrupted and the next run resumes.")
     ap.add_argument("--report", action="store_true", help="Only print the table of the last runs.")
     ap.add_argument("--survivors", action="store_true", help="Print each surviving mutant's diff.")
     a = ap.parse_args(argv)
-    groups = a.group or list(GROUPS)
+    groups = a.group or DEFAULT
     rc = 0
     if not a.report and not a.survivors:
         for g in groups:
             print(f"== {g}: {', '.join(GROUPS[g][0])}", flush=True)
-            rc |= run_group(g, work_dir(a.work, g), a.max_children)
+            rc |= run_group(g, work_dir(a.work, g), a.max_children, a.time_limit)
     if a.survivors:
         for g in groups:
             names = survivors(g, work_dir(a.work, g), show=True)
