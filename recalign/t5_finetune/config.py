@@ -11,7 +11,7 @@ are shorthands for ``trainer.<key>`` and win over it (so ``-o train.max_steps=5`
 
 >>> from recalign.config import from_dict
 >>> cfg = from_dict(TrainConfig, {"model": "t5-tiny", "max_steps": 50,
-...                               "trainer": {"optim": "adafactor", "gradient_checkpointing": True}})
+...                               "trainer": {"optim": "adafactor", "activation_checkpointing": True}})
 >>> cfg.trainer["max_steps"], cfg.trainer["optim"], cfg.trainer["lr_scheduler_type"]
 (50, 'adafactor', 'cosine')
 >>> from_dict(TrainConfig, {"trainer": {"gradient_checkpoint": True}})
@@ -129,7 +129,7 @@ class TrainConfig:
     wandb_project: str = _h("wandb project name.", default="recalign")
     curve: CurveSpec = _h("Learning curve during training.", default_factory=CurveSpec)
     trainer: dict = _h("Seq2SeqTrainingArguments options, handed over unchanged (over DEFAULT_TRAINER), "
-                       "e.g. {gradient_checkpointing: true, optim: adafactor}.", default_factory=dict)
+                       "e.g. {activation_checkpointing: true, optim: adafactor}.", default_factory=dict)
 
     @classmethod
     def normalize_keys(cls, data: dict, where: str = "") -> dict:
@@ -137,16 +137,20 @@ class TrainConfig:
         line with the nearest name (called by ``recalign.config.from_dict`` before the fields)."""
         own = {f.name for f in dataclasses.fields(cls)}
         out = {k: v for k, v in data.items() if k in own}
-        trainer = dict(out.get("trainer") or {})
+        trainer = out.get("trainer") or {}
+        if not isinstance(trainer, dict):
+            return out                         # refused in __post_init__ with the field named
+        trainer = dict(trainer)
         for k, v in data.items():
             if k in own:
                 continue
             if k in FLAT_TRAINER_KEYS:
                 trainer[FLAT_TRAINER_KEYS[k]] = _flat_value(k, v)
                 continue
-            hint = nearest(k, [*own, *FLAT_TRAINER_KEYS], n=1)
-            if not hint and k in trainer_option_names():
+            if k in trainer_option_names():
                 hint = f" It is a Trainer option: set trainer.{k}."
+            else:
+                hint = nearest(k, [*own, *FLAT_TRAINER_KEYS], n=1)
             raise RecalignError(f"unknown key {k!r}.{hint}", field=f"{where}{k}")
         if trainer or "trainer" in out:
             out["trainer"] = trainer

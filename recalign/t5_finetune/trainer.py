@@ -26,6 +26,7 @@ from transformers import Seq2SeqTrainer
 from ..atomic_io import replace_dir, write_json
 from ..config import save_config
 from ..errors import RecalignError
+from ..run_dir import RunDir
 from .callbacks import BudgetProgress, JsonlLogger, TimeBudget, TrainClock, WandbConfig
 from .checkpoints import latest_complete, mark_complete, read_marker
 from .collator import Seq2SeqCollator
@@ -173,7 +174,7 @@ def training_arguments(cfg: TrainConfig, run: Path, has_eval: bool, **extra):
     kw.setdefault("eval_strategy", "steps")
     if not has_eval:
         kw.update(eval_strategy="no", load_best_model_at_end=False)
-    kw.update(output_dir=str(run / "checkpoints"), seed=cfg.seed, bf16=_bf16(cfg.bf16),
+    kw.update(output_dir=str(RunDir(run).checkpoints), seed=cfg.seed, bf16=_bf16(cfg.bf16),
               deepspeed=resolve_deepspeed(cfg.deepspeed), report_to=cfg.report_to or "none",
               run_name=run.resolve().name, remove_unused_columns=False)
     kw.setdefault("dataloader_pin_memory", _cuda())
@@ -189,7 +190,7 @@ def training_arguments(cfg: TrainConfig, run: Path, has_eval: bool, **extra):
 def _tokenizer(cfg: TrainConfig, run: Path, train_raw):
     if not is_preset(cfg.model):
         return load_tokenizer(cfg.model)
-    tok_dir = run / "tokenizer"
+    tok_dir = RunDir(run).tokenizer
     if (tok_dir / "tokenizer_config.json").is_file():      # resume: the same tokenizer
         return load_tokenizer(tok_dir)
     return train_tokenizer(tokenizer_texts(run, train_raw), tok_dir, cfg.vocab_size,
@@ -204,7 +205,7 @@ def _curve_callback(cfg: TrainConfig, run: Path, clock: TrainClock, evaluate_fn:
     if minutes is None and c.every_steps is None and cfg.time_budget_minutes:
         minutes = cfg.time_budget_minutes / 6     # 100 users ≈ 2-5 s a point on 2 CPU cores: < 5% of a 13-min budget
     steps = c.every_steps or (None if minutes else cfg.trainer.get("eval_steps") or 200)
-    return LearningCurve(evaluate_fn, run / "logs" / "curve.jsonl", clock, every_steps=steps,
+    return LearningCurve(evaluate_fn, RunDir(run).logs / "curve.jsonl", clock, every_steps=steps,
                          every_seconds=minutes * 60.0 if minutes else None)
 
 
@@ -239,7 +240,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
     eval_ds = {t: tokenize(d, tokenizer, cfg.max_source_length, cfg.max_target_length) for t, d in eval_raw.items()}
 
     with args.main_process_first(desc="checkpoints"):
-        last = latest_complete(run / "checkpoints")      # rank 0 sets incomplete ones aside first
+        last = latest_complete(RunDir(run).checkpoints)      # rank 0 sets incomplete ones aside first
     clock = TrainClock((read_marker(last).get("train_seconds") or 0.0) if last else 0.0)
 
     set_seed(cfg.seed)
@@ -247,7 +248,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
     if items is not None and not is_preset(cfg.model):
         init_item_rows(model, tokenizer, items)  # new rows = mean of the item's title-token rows
     budget = TimeBudget(cfg.time_budget_minutes, clock)
-    cbs = [budget, JsonlLogger(run / "logs" / "train.jsonl", clock)]
+    cbs = [budget, JsonlLogger(RunDir(run).logs / "train.jsonl", clock)]
     curve = _curve_callback(cfg, run, clock, evaluate_fn)
     if curve is not None:
         cbs.append(curve)
@@ -272,7 +273,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
     if trainer.is_world_process_zero():
         shutil.rmtree(tmp, ignore_errors=True)
     trainer.save_model(str(tmp))             # every rank: ZeRO-3 gathers the weights
-    out = run / "model"
+    out = RunDir(run).model
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(tmp))
         st = trainer.state
