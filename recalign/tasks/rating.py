@@ -111,8 +111,9 @@ def expected_ratings(logps: Sequence[np.ndarray], values: Sequence[float]
                      ) -> tuple[list[float], list[float], list[list[float]]]:
     """Per input, from the log-likelihood of each scale value: (E[r], argmax r, probabilities).
 
-    >>> expected_ratings([np.log([0.25, 0.75])], [1.0, 5.0])
-    ([4.0], [5.0], [[0.25, 0.75]])
+    >>> exp, top, probs = expected_ratings([np.log([0.25, 0.75])], [1.0, 5.0])
+    >>> round(exp[0], 9), top, probs
+    (4.0, [5.0], [[0.25, 0.75]])
     """
     v = np.asarray(values, dtype=float)
     exp, top, probs = [], [], []
