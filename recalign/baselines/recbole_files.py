@@ -22,7 +22,8 @@ from ..data import Split
 from ..data.atomic_files import write_atomic
 from ..errors import RecalignError, nearest
 from ..eval.metrics import DEFAULT_KS
-from .table import COMMON, FIXED_KEYS, MODEL_DEFAULTS, MODELS, SEQUENTIAL
+from . import table
+from .table import COMMON, FIXED_KEYS
 
 
 def model_config(model: str, overrides: dict | None = None) -> dict:
@@ -31,12 +32,13 @@ def model_config(model: str, overrides: dict | None = None) -> dict:
     Any RecBole key may be overridden except recalign's protocol-critical ones (``FIXED_KEYS``:
     the Split's benchmark files and fields, ``eval_args``, output and device), which are an error.
     """
-    if model not in MODELS:
-        raise RecalignError(f"unknown baseline {model!r}; choose from {', '.join(MODELS)}.{nearest(model, MODELS)}",
+    if model not in table.MODELS:
+        raise RecalignError(f"unknown baseline {model!r}; choose from {', '.join(table.MODELS)}."
+                            f"{nearest(model, table.MODELS)}",
                             field="model")
     overrides = dict(overrides or {})
     reject_fixed(overrides)
-    return {**COMMON, **MODEL_DEFAULTS.get(model, {}), **overrides}
+    return {**COMMON, **table.MODEL_DEFAULTS.get(model, {}), **overrides}
 
 
 def reject_fixed(hp: dict) -> None:
@@ -89,7 +91,7 @@ def write_recbole_files(split: Split, out_dir: Path, sequential: bool, max_len: 
 def recbole_config_dict(model: str, hp: dict, data_path: Path, ckpt_dir: Path, n_items: int | None = None) -> dict:
     """RecBole's config: recalign's defaults ← ``hp`` (the user's keys win) ← the fixed keys
     (``FIXED_KEYS``). ``topk`` is capped at ``n_items`` (the catalogue size) when given."""
-    seq = model in SEQUENTIAL
+    seq = model in table.SEQUENTIAL
     defaults = {
         "metrics": ["Recall", "NDCG", "MRR", "Hit"], "topk": list(DEFAULT_KS), "valid_metric": "NDCG@10",
         "metric_decimal_place": 6, "show_progress": False, "worker": 0, "save_dataset": False,

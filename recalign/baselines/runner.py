@@ -24,7 +24,7 @@ from .recbole_compat import recbole_api, set_threads
 from .recbole_files import model_config, recbole_config_dict, write_recbole_files
 from .scoring import (check_input_sequences, full_scores, ranking_for, ranking_task_candidates, read_candidates,
                       score_candidates, to_catalogue_order)
-from .table import SEQUENTIAL
+from . import table
 from .training import train
 
 
@@ -48,7 +48,7 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
     split = run.ensure_split(dataset)
     n_threads = set_threads(threads)
     rb = recbole_api()
-    seq = model in SEQUENTIAL
+    seq = model in table.SEQUENTIAL
     max_len = int(hp.get("MAX_ITEM_LIST_LENGTH", 50))
     data_path = run.recbole_data / (f"seq{max_len}" if seq else "general")
     write_recbole_files(split, data_path, seq, max_len)

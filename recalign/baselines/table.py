@@ -1,6 +1,14 @@
 """The one table of baselines: add a model here and ``recalign baseline --model`` offers it.
 
 Import-light on purpose (no numpy, no RecBole): the CLI builds its ``--model`` choices from it.
+Code that decides by model reads this module's names at call time (``table.MODELS``), so
+``add_model`` (what an edit of the tuples below does, at run time: tests, notebooks) is seen
+everywhere but in the CLI's choices, fixed at import.
+
+>>> add_model("ItemKNN", defaults={"k": 50}); "ItemKNN" in MODELS and "ItemKNN" in GENERAL
+True
+>>> remove_model("ItemKNN"); "ItemKNN" in MODELS
+False
 """
 from __future__ import annotations
 
@@ -31,3 +39,27 @@ MODEL_DEFAULTS = {
 # scoring of full_scores. A user override of one of these is an error, not silently dropped.
 FIXED_KEYS = ("model", "dataset", "data_path", "benchmark_filename", "USER_ID_FIELD", "ITEM_ID_FIELD",
               "TIME_FIELD", "load_col", "eval_args", "alias_of_item_id", "checkpoint_dir", "use_gpu", "device")
+
+
+def add_model(name: str, *, sequential: bool = False, defaults: dict | None = None) -> None:
+    """Offer RecBole model ``name`` (general, or ``sequential``: fed item-id lists) with ``defaults``."""
+    global SEQUENTIAL, GENERAL, MODELS, CHOICES
+    if name in MODELS:
+        raise ValueError(f"baseline {name!r} is already in the table")
+    if sequential:
+        SEQUENTIAL = SEQUENTIAL + (name,)
+    else:
+        GENERAL = GENERAL + (name,)
+    MODELS = SEQUENTIAL + GENERAL
+    CHOICES = MODELS + (BIAS,)
+    MODEL_DEFAULTS[name] = dict(defaults or {})
+
+
+def remove_model(name: str) -> None:
+    """Undo ``add_model`` (for tests)."""
+    global SEQUENTIAL, GENERAL, MODELS, CHOICES
+    SEQUENTIAL = tuple(m for m in SEQUENTIAL if m != name)
+    GENERAL = tuple(m for m in GENERAL if m != name)
+    MODELS = SEQUENTIAL + GENERAL
+    CHOICES = MODELS + (BIAS,)
+    MODEL_DEFAULTS.pop(name, None)
