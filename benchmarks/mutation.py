@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Tests: the fast ones that exercise the group (mutmut runs, per mutant, only those that reach it).
 GROUPS: dict[str, tuple[list[str], list[str], bool]] = {
     "split-readers": (["recalign/data/split.py", "recalign/data/readers.py"],
-                      ["tests/test_data.py"], False),
+                      ["tests/test_data.py", "tests/test_guard_split_readers.py"], False),
     "sampling-tasks": (["recalign/tasks/sampling.py", "recalign/tasks/ranking.py"],
                        ["tests/test_generators.py", "tests/test_guard_ranking_position.py"], False),
     "templates-sandbox": (["recalign/prompts/template.py", "recalign/prompts/env.py",
