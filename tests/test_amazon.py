@@ -140,3 +140,32 @@ def test_cli_convert_amazon_prints_notes(tmp_path):
                                     "--name", "bad", "--out", str(tmp_path / "out")])
     assert res.exit_code == 1 and "r.json, line 1, field 'overall'" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "out" / "bad.inter").exists()
+
+
+def test_amazon_repeated_reviews_keep_the_first(tmp_path):
+    """A duplicated review line and a later re-review of the same item are dropped and counted:
+    otherwise valid = test and the test target sits in its own history."""
+    rows = [{"reviewerID": "U", "asin": a, "overall": 4, "unixReviewTime": t}
+            for a, t in [("A", 1), ("B", 2), ("C", 3), ("D", 4), ("D", 4), ("B", 5)]]
+    r, m = _files(tmp_path, [json.dumps(x) for x in rows],
+                  [json.dumps({"asin": a, "title": f"Toy {a}"}) for a in "ABCD"])
+    ds = read_amazon(r, m, "x")
+    s = leave_one_out(ds)
+    assert s.sequences["U"].items == ("A", "B", "C", "D")
+    assert (s.target("U", "valid"), s.target("U", "test")) == ("C", "D")
+    assert ds.dropped_repeats == 2 and "(1 exact duplicate(s), 1 later repeat(s))" in ds.notes[-1]
+
+
+def test_amazon_empty_ids_long_titles_and_bad_bytes(tmp_path):
+    ok = '{"reviewerID": "U", "asin": "X", "overall": 5, "unixReviewTime": 1}'
+    r, m = _files(tmp_path, [ok, '{"reviewerID": "U", "asin": " ", "overall": 5, "unixReviewTime": 2}'])
+    with pytest.raises(RecalignError, match=r"r.json, line 2, field 'asin': expected a non-empty id, got ' '"):
+        read_amazon(r, m, "x")
+    r, m = _files(tmp_path, [ok], [json.dumps({"asin": "X", "title": "T" * 10_000_000})])
+    with pytest.raises(RecalignError) as e:
+        read_amazon(r, m, "x")
+    assert str(e.value).startswith(f"{m}, line 1, field 'title': title of 10,000,000 characters is over the "
+                                   "limit of 1,000") and len(str(e.value)) < 400
+    r.write_bytes(ok.encode() + b'\n{"reviewerID": "\xff"}\n')
+    with pytest.raises(RecalignError, match=r"r.json, line 2: not UTF-8 text"):
+        read_amazon(r, m, "x")

@@ -64,6 +64,7 @@ def test_split_stats_ml100k(ml100k_split):
     assert st["train_interactions"] == 100000 - 2 * 943
     assert st["seq_len"]["min"] == 20 and st["seq_len"]["max"] == 737
     assert st["valid_test_timestamp_ties"] == 415
+    assert st["dropped_repeats"] == 0  # ml-100k has no repeated user-item pair
 
 
 def test_kcore_fixed_point(tiny_dir):
@@ -191,3 +192,94 @@ def test_items_without_titles_are_noted(tiny_dir):
     assert ds.notes == ["8 of 8 items have no title (no .item file): their id is used as the title, "
                         "so ids appear in the text"]
     assert all(it.title == iid for iid, it in ds.items.items())
+
+
+# ---- repeated interactions: a user's first interaction with an item is kept ----
+
+def test_duplicated_last_interaction_does_not_make_valid_equal_test(tmp_path, tiny_dir):
+    """A duplicated review line (u1's last, i5 at 109) and a re-interaction (u3 takes i1 again,
+    last): kept, valid = test for u1 and u3's test target sits in its own (masked) history."""
+    inter = tiny_dir / "tiny.inter"
+    inter.write_text(inter.read_text() + "u1\ti5\t5\t109\nu3\ti1\t5\t120\n")
+    ds = load_dataset(tiny_dir)
+    s = leave_one_out(ds)
+    assert (s.target("u1", "valid"), s.target("u1", "test")) == ("i4", "i5")
+    assert (s.target("u3", "valid"), s.target("u3", "test")) == ("i3", "i5")
+    for u in s.users:
+        assert s.target(u, "test") not in s.history(u, "test")
+        assert s.target(u, "valid") not in s.history(u, "valid")
+        assert len(set(s.sequences[u].items)) == len(s.sequences[u].items)
+    assert ds.dropped_repeats == 2 and len(ds) == 14
+    assert ds.notes == ["dropped 2 repeated interaction(s) of a user with the same item (1 exact duplicate(s), "
+                        "1 later repeat(s)): each user's first interaction with an item is kept"]
+    st = split_stats(s)
+    assert st["dropped_repeats"] == 2
+    r = CliRunner().invoke(main, ["data", "prepare", "--dataset", str(tiny_dir), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    assert "dropped repeats  2 " in r.output and "1 exact duplicate(s), 1 later repeat(s)" in r.output
+    back = load_split(tmp_path / "run")
+    assert back.dropped_repeats == 2 and back.sequences == s.sequences
+
+
+def test_first_interaction_wins_even_when_the_repeat_comes_first_in_the_file(tmp_path):
+    d = _ds(tmp_path, H + "u\ta\t1\t50\nu\tb\t2\t10\nu\ta\t3\t5\nu\tc\t4\t60\nu\td\t5\t70\n")
+    s = leave_one_out(load_dataset(d))
+    # a at time 5 (the third line) is u's first interaction with a: it is kept with its rating
+    assert s.sequences["u"].items == ("a", "b", "c", "d") and s.sequences["u"].ratings[0] == 3.0
+    assert s.dropped_repeats == 1
+
+
+# ---- non-UTF-8 bytes, unbounded cells, empty ids: one line naming file, line and field ----
+
+def test_non_utf8_bytes_name_the_file_and_line(tmp_path):
+    d = _ds(tmp_path, H, TINY_ITEM_HEADER)
+    (d / "bad.inter").write_bytes(H.encode() + b"u\ta\t3\t1\nu\tb\xff\t3\t2\n")
+    with pytest.raises(RecalignError, match=r"bad.inter, line 3: not UTF-8 text \(byte b'\\xff' at column 4\)"):
+        load_dataset(d)
+    (d / "bad.inter").write_text(H + "u\ta\t3\t1\n")
+    (d / "bad.item").write_bytes(TINY_ITEM_HEADER.encode() + b"a\tCaf\xe9\n")
+    with pytest.raises(RecalignError, match=r"bad.item, line 2: not UTF-8 text \(byte b'\\xe9' at column 6\)"):
+        load_dataset(d)
+    r = CliRunner().invoke(main, ["data", "info", "--dataset", str(d)])
+    assert r.exit_code == 1 and "bad.item, line 2: not UTF-8" in r.output and "Traceback" not in r.output
+
+
+TINY_ITEM_HEADER = "item_id:token\ttitle:token_seq\n"
+
+
+def test_errors_echo_at_most_200_characters_of_a_cell(tmp_path):
+    d = _ds(tmp_path, H + "u\ta\t" + "9x" * 5_000_000 + "\t1\n")
+    with pytest.raises(RecalignError) as e:
+        load_dataset(d)
+    msg = str(e.value)
+    assert "line 2, field 'rating': expected a number, got '9x9x" in msg
+    assert msg.endswith("… (10,000,000 characters)") and len(msg) < 400
+
+
+def test_field_size_limits_are_enforced_and_configurable(tmp_path):
+    from recalign.data import FieldLimits
+
+    d = _ds(tmp_path, H + "u\ta\t3\t1\nu\tb\t3\t2\nu\tc\t3\t3\n",
+            TINY_ITEM_HEADER + "a\tHeat\nb\t" + "T" * 10_000_000 + "\nc\tBabe\n")
+    with pytest.raises(RecalignError, match=r"bad.item, line 3, field 'title': value of 10,000,000 characters is "
+                                            r"over the limit of 1,000 \(starts 'TTTT"):
+        load_dataset(d)
+    ds = load_dataset(d, limits=FieldLimits(title=10_000_000))
+    assert len(ds.items["b"].title) == 10_000_000
+    (d / "bad.inter").write_text(H + "u\t" + "i" * 201 + "\t3\t1\n")
+    with pytest.raises(RecalignError, match=r"bad.inter, line 2, field 'item': value of 201 characters is over "
+                                            r"the limit of 200"):
+        load_dataset(d)
+
+
+@pytest.mark.parametrize("inter,item,pattern", [
+    (H + "u\ta\t3\t1\nu\t\t3\t2\n", None,
+     r"bad.inter, line 3, field 'item': expected a non-empty value, got an empty cell"),
+    (H + "u\ta\t3\t1\n \tb\t3\t2\n", None,
+     r"bad.inter, line 3, field 'user': expected a non-empty value, got only whitespace ' '"),
+    (H + "u\ta\t3\t1\n", TINY_ITEM_HEADER + "a\tHeat\n\tBabe\n",
+     r"bad.item, line 3, field 'item': expected a non-empty value, got an empty cell"),
+])
+def test_empty_ids_are_rejected_with_file_and_line(tmp_path, inter, item, pattern):
+    with pytest.raises(RecalignError, match=pattern):
+        load_dataset(_ds(tmp_path, inter, item))

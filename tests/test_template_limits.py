@@ -120,18 +120,22 @@ def test_sandbox_through_a_real_template_is_immutable(tmp_path):
     assert history == HISTORY
 
 
-def test_templates_validate_reports_hostile_templates_in_one_line_each(tmp_path):
+def test_templates_validate_reports_hostile_and_non_utf8_files_in_one_line_each(tmp_path):
     d, path = _template_file(tmp_path, {"evil-01": HOSTILE["string_times_big"],
                                         "evil-02": HOSTILE["nested_loops_no_output"],
                                         "ok-01": "Seen {{ history | join(', ') }}. Next?"})
+    # a file with a byte that is not UTF-8 is reported (with its line) and the others still validated
+    (d / "bad.yaml").write_bytes(b"task: retrieval\ntemplates:\n  - id: latin1\n    input: 'caf\xe9'\n")
     t0 = time.perf_counter()
     script = Path(sys.executable).with_name("recalign")  # the installed console script
     r = subprocess.run([str(script), "templates", "validate", str(d)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1, r.stderr
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
-    assert [("evil-01" in ln, "evil-02" in ln, str(path) in ln) for ln in errors] == \
+    assert errors[0] == f"error: {d / 'bad.yaml'}, line 4: not UTF-8 text (byte b'\\xe9' at column 16): save " \
+                        "the file as UTF-8", r.stderr
+    assert [("evil-01" in ln, "evil-02" in ln, str(path) in ln) for ln in errors[1:]] == \
         [(True, False, True), (False, True, True)], r.stderr
-    assert "Traceback" not in r.stderr and r.stderr.strip().endswith(f"2 problem(s) in {d}")
+    assert "Traceback" not in r.stderr and r.stderr.strip().endswith(f"3 problem(s) in {d}")
     assert time.perf_counter() - t0 < 20
 

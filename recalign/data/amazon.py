@@ -31,10 +31,10 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import RecalignError
+from ..errors import RecalignError, shown
 from .atomic_files import write_atomic
 from .dataset import Dataset
-from .readers import build_items
+from .readers import FIELD_LIMITS, FieldLimits, build_items
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -110,8 +110,22 @@ def _text(v) -> str:
     return " ".join(html.unescape(str(v)).split())
 
 
-def read_amazon(reviews: str | Path, meta: str | Path, name: str) -> Dataset:
-    """Read reviews + metadata (any of the three formats) into a Dataset."""
+def _id(value, limits: FieldLimits, path: Path, lineno: int, field: str) -> str:
+    """A user or item id: non-empty, at most ``limits.id`` characters."""
+    v = str(value).strip()
+    if not v:
+        raise RecalignError(f"expected a non-empty id, got {shown(value)}", path=path, line=lineno, field=field)
+    if len(v) > limits.id:
+        raise RecalignError(f"id of {len(v):,} characters is over the limit of {limits.id:,} (starts "
+                            f"{shown(v[:60])})", path=path, line=lineno, field=field)
+    return v
+
+
+def read_amazon(reviews: str | Path, meta: str | Path, name: str, limits: FieldLimits = FIELD_LIMITS) -> Dataset:
+    """Read reviews + metadata (any of the three formats) into a Dataset. Ids must be non-empty,
+    titles at most ``limits.title`` characters (errors name file, line and field); other text
+    fields are cut to ``limits.text`` (descriptions to 500); repeated reviews of an item by
+    the same user keep the first (``Dataset.first_interactions``)."""
     reviews, meta = Path(reviews), Path(meta)
     users, items, ts, ratings = [], [], [], []
     for lineno, r in _records(reviews):
@@ -125,7 +139,7 @@ def read_amazon(reviews: str | Path, meta: str | Path, name: str) -> Dataset:
         try:
             t = float(t)
         except (TypeError, ValueError):
-            raise RecalignError(f"expected a numeric timestamp, got {t!r}", path=reviews, line=lineno,
+            raise RecalignError(f"expected a numeric timestamp, got {shown(t)}", path=reviews, line=lineno,
                                 field="unixReviewTime" if "unixReviewTime" in r else "timestamp") from None
         if "timestamp" in r and "unixReviewTime" not in r and t > 1e11:
             t = t / 1000.0  # 2023 format: milliseconds
@@ -140,27 +154,34 @@ def read_amazon(reviews: str | Path, meta: str | Path, name: str) -> Dataset:
         except (TypeError, ValueError):
             rating = math.nan
         if not math.isfinite(rating):
-            raise RecalignError(f"expected a finite number as rating, got {r[rkey]!r}", path=reviews,
+            raise RecalignError(f"expected a finite number as rating, got {shown(r[rkey])}", path=reviews,
                                 line=lineno, field=rkey)
-        users.append(str(u)), items.append(str(i)), ts.append(t), ratings.append(rating)
+        u = _id(u, limits, reviews, lineno, "reviewerID" if "reviewerID" in r else "user_id")
+        i = _id(i, limits, reviews, lineno, "asin" if "reviewerID" in r else "parent_asin")
+        users.append(u), items.append(i), ts.append(t), ratings.append(rating)
     if not users:
         raise RecalignError("no reviews found", path=reviews)
     wanted = set(items)
     texts: dict[str, tuple[str, dict[str, str]]] = {}
     for lineno, m in _records(meta):
         iid = _first(m, ("parent_asin", "asin"))
-        if iid is None or iid not in wanted:
+        if iid is None or str(iid).strip() not in wanted:
             continue
+        iid = str(iid).strip()
         title = _text(m.get("title"))
         if not title:
             continue
+        if len(title) > limits.title:
+            raise RecalignError(f"title of {len(title):,} characters is over the limit of {limits.title:,} "
+                                f"(starts {shown(title[:60])}); shorten it or raise the limit", path=meta,
+                                line=lineno, field="title")
         fields = {}
         cats = m.get("categories") or m.get("category")
         if cats:
-            fields["categories"] = _text(cats)
+            fields["categories"] = _text(cats)[:limits.text]
         brand = _first(m, ("brand", "store"))
         if brand:
-            fields["brand"] = _text(brand)
+            fields["brand"] = _text(brand)[:limits.text]
         price = m.get("price")
         if price not in (None, ""):
             p = _text(price).lstrip("$")
@@ -181,7 +202,7 @@ def read_amazon(reviews: str | Path, meta: str | Path, name: str) -> Dataset:
         ds.notes.append(f"dropped {dropped} review(s) of {len(wanted - set(texts))} item(s) without a title in {meta.name}")
     if not len(ds):
         raise RecalignError("no review refers to an item with a title in the metadata", path=meta)
-    return ds
+    return ds.first_interactions()
 
 
 def write_dataset(ds: Dataset, out_dir: str | Path) -> Path:
@@ -197,5 +218,6 @@ def write_dataset(ds: Dataset, out_dir: str | Path) -> Path:
     return d
 
 
-def convert_amazon(reviews: str | Path, meta: str | Path, name: str, out_dir: str | Path) -> Path:
-    return write_dataset(read_amazon(reviews, meta, name), out_dir)
+def convert_amazon(reviews: str | Path, meta: str | Path, name: str, out_dir: str | Path,
+                   limits: FieldLimits = FIELD_LIMITS) -> Path:
+    return write_dataset(read_amazon(reviews, meta, name, limits), out_dir)

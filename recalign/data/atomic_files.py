@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..atomic_io import atomic_path
-from ..errors import RecalignError
+from ..errors import RecalignError, decode_utf8, shown
 
 TYPES = ("token", "token_seq", "float", "float_seq")
 
@@ -23,7 +23,7 @@ def parse_header(line: str, path: Path) -> list[tuple[str, str]]:
     for cell in line.rstrip("\r\n").split("\t"):
         name, sep, typ = cell.partition(":")
         if not sep or typ not in TYPES or not name:
-            raise RecalignError(f"header cell {cell!r} is not 'name:type' with type in {TYPES}",
+            raise RecalignError(f"header cell {shown(cell)} is not 'name:type' with type in {TYPES}",
                                 path=path, line=1)
         fields.append((name, typ))
     return fields
@@ -31,7 +31,8 @@ def parse_header(line: str, path: Path) -> list[tuple[str, str]]:
 
 def read_atomic(path: str | Path, required: Sequence[str] = (),
                 aliases: dict[str, Sequence[str]] | None = None,
-                finite: Sequence[str] = (), not_empty: Sequence[str] = ()) -> dict[str, list]:
+                finite: Sequence[str] = (), not_empty: Sequence[str] = (),
+                max_chars: dict[str, int] | None = None) -> dict[str, list]:
     """Read an atomic file into columns ``{field: [values...]}``, typed by the header.
 
     ``float`` fields become floats (an empty cell becomes None); ``token_seq`` stays
@@ -39,13 +40,17 @@ def read_atomic(path: str | Path, required: Sequence[str] = (),
     ``aliases`` maps a canonical name to accepted header names (first found wins),
     and the column is returned under the canonical name. ``finite`` names float fields
     whose values must be finite (``nan``/``inf`` are rejected); ``not_empty`` names
-    float fields where an empty cell is rejected. Errors name the file, line and field.
+    fields where an empty (or, for tokens, blank) cell is rejected; ``max_chars`` caps
+    the length of a field's cells (key ``"*"``: every field not named). Errors name the file, line and field, never echo
+    more than 200 characters of a cell, and bytes that are not UTF-8 are reported
+    with their line.
     """
     path = Path(path)
     if not path.is_file():
         raise RecalignError("file not found", path=path)
-    with open(path, encoding="utf-8", newline="") as f:
-        header = f.readline()
+    caps = max_chars or {}
+    with open(path, "rb") as f:
+        header = decode_utf8(f.readline(), path)
         if not header.strip():
             raise RecalignError("empty file: expected a 'name:type' header line", path=path, line=1)
         fields = parse_header(header, path)
@@ -67,15 +72,23 @@ def read_atomic(path: str | Path, required: Sequence[str] = (),
         is_float = [t == "float" for _, t in fields]
         must_finite = [n in finite for n in out_names]
         must_fill = [n in not_empty for n in out_names]
+        cap = [caps.get(n, caps.get("*")) for n in out_names]
+        checked = [i for i in range(len(fields)) if (must_fill[i] and not is_float[i]) or cap[i]]
         width = len(fields)
-        for lineno, raw in enumerate(f, start=2):
-            raw = raw.rstrip("\r\n")
+        for lineno, data in enumerate(f, start=2):
+            try:
+                raw = data.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                decode_utf8(data, path, lineno)
+                raise  # pragma: no cover — decode_utf8 raised already
             if not raw:
                 continue
             cells = raw.split("\t")
             if len(cells) != width:
                 raise RecalignError(f"expected {width} tab-separated cells, found {len(cells)}",
                                     path=path, line=lineno)
+            for i in checked:
+                _check_cell(cells[i], out_names[i], must_fill[i] and not is_float[i], cap[i], path, lineno)
             for i, cell in enumerate(cells):
                 if is_float[i]:
                     if cell == "":
@@ -87,15 +100,26 @@ def read_atomic(path: str | Path, required: Sequence[str] = (),
                     try:
                         v = float(cell)
                     except ValueError:
-                        raise RecalignError(f"expected a number, got {cell!r}", path=path,
+                        raise RecalignError(f"expected a number, got {shown(cell)}", path=path,
                                             line=lineno, field=out_names[i]) from None
                     if must_finite[i] and not math.isfinite(v):
-                        raise RecalignError(f"expected a finite number, got {cell!r}", path=path,
+                        raise RecalignError(f"expected a finite number, got {shown(cell)}", path=path,
                                             line=lineno, field=out_names[i])
                     lists[i].append(v)
                 else:
                     lists[i].append(cell)
     return cols
+
+
+def _check_cell(cell: str, name: str, fill: bool, cap: int | None, path: Path, lineno: int) -> None:
+    if fill and not cell.strip():
+        raise RecalignError("expected a non-empty value, got an empty cell" if not cell else
+                            f"expected a non-empty value, got only whitespace {shown(cell)}",
+                            path=path, line=lineno, field=name)
+    if cap is not None and len(cell) > cap:
+        raise RecalignError(f"value of {len(cell):,} characters is over the limit of {cap:,} "
+                            f"(starts {shown(cell[:60])}); shorten it or raise the limit", path=path,
+                            line=lineno, field=name)
 
 
 def write_atomic(path: str | Path, fields: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> Path:

@@ -111,4 +111,4 @@ def load_split(data_dir: str | Path) -> Split:
                  np.array([r[3] for r in allrows], dtype=np.float64),
                  np.array([r[2] for r in allrows], dtype=np.float64))
     st = meta["stats"]
-    return Split(ds, seqs, st.get("dropped_users", 0), 0, list(st.get("notes", [])))
+    return Split(ds, seqs, st.get("dropped_users", 0), 0, list(st.get("notes", [])), st.get("dropped_repeats", 0))

@@ -2,6 +2,7 @@
 embedded ml-100k shipped in the ``recbole`` wheel (no download)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,19 @@ from ..errors import RecalignError, nearest
 from .atomic_files import read_atomic
 from .dataset import Dataset, Item
 from .titles import clean_title, disambiguate
+
+@dataclass(frozen=True)
+class FieldLimits:
+    """The longest cell accepted per kind of field, in characters: a longer one is an error
+    naming the file, line and field (a 10 MB title would otherwise be copied into every
+    example that shows it)."""
+
+    id: int = 200        # user and item ids
+    title: int = 1_000   # item titles
+    text: int = 2_000    # other item fields (genres, brand, categories, description, ...)
+
+
+FIELD_LIMITS = FieldLimits()
 
 INTER_ALIASES = {"user": ["user_id"], "item": ["item_id", "parent_asin", "asin"],
                  "timestamp": ["timestamp", "time"], "rating": ["rating", "score"]}
@@ -53,17 +67,20 @@ def resolve_dataset_dir(name_or_path: str | Path) -> tuple[str, Path]:
                         f"of RecBole atomic files (<name>.inter, <name>.item).{nearest(name, EMBEDDED)}")
 
 
-def read_atomic_dataset(name_or_path: str | Path) -> Dataset:
+def read_atomic_dataset(name_or_path: str | Path, limits: FieldLimits = FIELD_LIMITS) -> Dataset:
     """Read ``<dir>/<name>.inter`` (+ ``.item`` if present) into a Dataset.
 
-    Items without a ``.item`` row get their id as title.
+    Items without a ``.item`` row get their id as title. Empty user/item ids and cells
+    longer than ``limits`` are errors naming the file, line and field; repeated
+    interactions are dropped (``Dataset.first_interactions``).
     """
     name, d = resolve_dataset_dir(name_or_path)
     inter_path = d / f"{name}.inter"
     # rating is optional (the column may be absent, or a cell empty = no rating), but a
     # value that is there must be a finite number: a `nan` would silently drop the example later
     cols = read_atomic(inter_path, required=("user", "item", "timestamp"), aliases=INTER_ALIASES,
-                       finite=("rating", "timestamp"), not_empty=("timestamp",))
+                       finite=("rating", "timestamp"), not_empty=("user", "item", "timestamp"),
+                       max_chars={"user": limits.id, "item": limits.id})
     n = len(cols["user"])
     ts = cols["timestamp"]
     ratings = cols.get("rating")
@@ -73,7 +90,8 @@ def read_atomic_dataset(name_or_path: str | Path) -> Dataset:
     titled: set[str] = set()
     item_path = d / f"{name}.item"
     if item_path.is_file():
-        icols = read_atomic(item_path, required=("item",), aliases=ITEM_ALIASES)
+        icols = read_atomic(item_path, required=("item",), aliases=ITEM_ALIASES, not_empty=("item",),
+                            max_chars={"item": limits.id, "title": limits.title, "*": limits.text})
         other = [k for k in icols if k not in ("item", "title")]
         for row, iid in enumerate(icols["item"]):
             raw = icols["title"][row] if "title" in icols else iid
@@ -101,7 +119,7 @@ def read_atomic_dataset(name_or_path: str | Path) -> Dataset:
                      "so ids appear in the text")
     items = build_items({i: item_texts[i] for i in used})
     return Dataset(name, items, np.array(cols["user"], dtype=object), np.array(cols["item"], dtype=object),
-                   np.array(ts, dtype=np.float64), rating_arr, notes=notes)
+                   np.array(ts, dtype=np.float64), rating_arr, notes=notes).first_interactions()
 
 
 def build_items(texts: dict[str, tuple[str, dict[str, str]]]) -> dict[str, Item]:

@@ -42,6 +42,7 @@ class Split:
     dropped_users: int = 0
     dropped_interactions: int = 0
     notes: list[str] = field(default_factory=list)
+    dropped_repeats: int = 0    # repeated user-item interactions the reader dropped (Dataset.first_interactions)
 
     @property
     def items(self) -> dict[str, Item]:
@@ -108,7 +109,7 @@ def leave_one_out(ds: Dataset, min_interactions: int = 3) -> Split:
     if not seqs:
         raise RecalignError(f"no user of dataset {ds.name!r} has {min_interactions} or more interactions: "
                             "nothing to split")
-    split = Split(ds, seqs, dropped, dropped_rows, list(ds.notes))
+    split = Split(ds, seqs, dropped, dropped_rows, list(ds.notes), ds.dropped_repeats)
     if dropped:
         split.notes.append(f"dropped {dropped} user(s) with fewer than {min_interactions} interactions "
                            f"({dropped_rows} interactions)")

@@ -29,6 +29,7 @@ def split_stats(split: Split) -> dict:
         "seq_len_mean": round(float(lens.mean()), 2),
         "valid_test_timestamp_ties": split.boundary_ties(),
         "dropped_users": split.dropped_users,
+        "dropped_repeats": split.dropped_repeats,
         "protocol": "leave-one-out by time (last=test, second-last=valid); timestamp ties keep file row order",
         "notes": list(split.notes),
     }
@@ -49,6 +50,8 @@ def format_stats(stats: dict) -> str:
                   "  max {max:.0f}".format(**s) + f"  (mean {stats['seq_len_mean']})",
                   f"valid/test timestamp ties  {stats['valid_test_timestamp_ties']:,} users"
                   " (decided by file row order)",
-                  f"dropped users (<3 interactions)  {stats['dropped_users']}"]
+                  f"dropped users (<3 interactions)  {stats['dropped_users']}",
+                  f"dropped repeats  {stats.get('dropped_repeats', 0):,} (a user's later interactions with an item "
+                  "already in their sequence; the first is kept)"]
         lines += [f"note         {n}" for n in stats.get("notes", [])]
     return "\n".join(lines)

@@ -22,8 +22,8 @@ from typing import Iterable
 
 import yaml
 
-from ..errors import RecalignError, nearest
-from .template import SPLITS, Template
+from ..errors import RecalignError, decode_utf8, nearest
+from .template import TEMPLATE_SETS, Template
 
 ENTRY_KEYS = ("id", "split", "input", "target", "metadata")
 FILE_KEYS = ("task", "templates", "description")
@@ -48,7 +48,7 @@ def read_template_file(path: str | Path) -> tuple[str, list[Template]]:
     a RecalignError naming the file, template id and line."""
     path = Path(path)
     try:
-        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        loader = yaml.SafeLoader(decode_utf8(path.read_bytes(), path))
         try:
             root = loader.get_single_node()
             data = loader.construct_document(root) if root is not None else None
@@ -106,7 +106,7 @@ def _entry(path: Path, task: str, entry, node: yaml.Node) -> Template:
             raise RecalignError(f"{where}'{k}' must be a string (a Jinja template)", path=path,
                                 line=_key_line(node, k) or line)
     split = entry.get("split", "seen")
-    if split not in SPLITS:
+    if split not in TEMPLATE_SETS:
         raise RecalignError(f"{where}split must be 'seen' or 'unseen', got {split!r}", path=path,
                             line=_key_line(node, "split") or line)
     meta = entry.get("metadata") or {}
