@@ -17,10 +17,10 @@ than the same ``{% for %}`` loop in the sandbox):
 'Heat (4), Alien (5)'
 >>> ENV.from_string("{{ h | natural_join }}").render(h=["Heat", "Alien", "Babe"])
 'Heat, Alien and Babe'
->>> ENV.from_string("{{ 'a' * 10**9 }}").render()
+>>> ENV.from_string("{{ 'a' * 10**9 }}").render()  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-recalign.prompts.limits.TemplateLimitError: '*' on a string or list would build 1,000,000,000 characters/items (limit 1,000,000)
+recalign.prompts.limits.TemplateLimitError: '*' on a string or list would build 1,000,000,000 characters/items ...
 """
 from __future__ import annotations
 
