@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..atomic_io import atomic_path, write_json, write_text
 from ..errors import RecalignError
+from ..run_dir import RunDir
 from ..tasks import TASKS
 from .evidence import Evidence, gather, key_metrics, lower_is_better, primary, sections, task_metrics
 from .metrics import MASKING_RULE, PER_USER_DIR, TIE_RULE, PerUser, Ranking, write_per_user, write_ranking_jsonl
@@ -73,7 +74,7 @@ def write_result(run_dir: str | Path, model: str, result: dict, ranking: Ranking
     ``ranking_metrics(..., per_user=True)``) has its rows written to ``per_user/<section>.jsonl``
     first; the section (in ``result`` too) then names that file. Per-user files of sections
     no longer present are removed. Returns the result directory."""
-    d = Path(run_dir) / "results" / model
+    d = RunDir(run_dir).result(model)
     d.mkdir(parents=True, exist_ok=True)
     written = set()
     for sec, v in result.items():
@@ -102,7 +103,7 @@ def load_results(run_dirs) -> list[dict]:
         rd = Path(rd)
         if not rd.is_dir():
             raise RecalignError("run directory not found", path=rd)
-        for p in sorted((rd / "results").glob("*/metrics.json")):
+        for p in sorted(RunDir(rd).results.glob("*/metrics.json")):
             try:
                 r = json.loads(p.read_text())
             except json.JSONDecodeError as e:
@@ -362,7 +363,7 @@ def plot_bars(header, rows, path: Path) -> Path:
                [r[hi] - v if r[hi] is not None else 0.0 for v, r in zip(vals, rows)]]
         ax.bar(x + (j - (len(hs) - 1) / 2) * w, vals, w, yerr=err, capsize=3, label=h)
     ax.set_xticks(x, names, rotation=20, ha="right")
-    ax.set_ylabel("full-ranking metric (95% interval)")
+    ax.set_ylabel("full-ranking metric (bars: bootstrap interval)")
     ax.legend()
     fig.tight_layout()
     with atomic_path(path) as tmp:
