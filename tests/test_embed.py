@@ -83,6 +83,7 @@ def test_train_embedder_cli_end_to_end(tmp_path):
         fa = r["query"]["fa2i"]["unseen"]
         assert fa["queries"] == 10 and 0 <= fa["coverage@10"] <= 1 and 0 <= fa["hit@10"] <= 1
         assert r["query"]["uh2i"]["seen"]["hit@10"] == r["retrieval"]["recall@10"]
+    assert "| fa2i | unseen | embed-embed-tiny-zero-shot |" in res.output
     assert zero["training"]["stopped_by"] == "no_training" and trained["training"]["steps"] == 6
     assert trained["query"]["uh2i"]["seen"] != zero["query"]["uh2i"]["seen"] or \
         trained["query"]["fa2i"]["seen"] != zero["query"]["fa2i"]["seen"]   # training changed the model

@@ -23,6 +23,8 @@ from .options import override_option, run_dir_option
 def train_embedder_cmd(run_dir, dataset, config_file, overrides, zero_shot, evaluate, name):
     """Train (and evaluate) a dense retriever on the query tasks (UH2I … UQ2I)."""
     from ..embed.config import EmbedConfig  # the embed stack imports torch: loaded only when run
+    from ..embed.data import embed_dir
+    from ..embed.report import write_query_report
     from ..embed.evaluate import evaluate_embedder
     from ..embed.train import train_embedder
 
@@ -35,7 +37,11 @@ def train_embedder_cmd(run_dir, dataset, config_file, overrides, zero_shot, eval
         run.ensure_split(dataset, echo=echo)
         train_embedder(run, cfg, log=echo)
         if evaluate:
+            names = []
             if zero_shot:
-                evaluate_embedder(run, cfg, zero_shot=True, name=name and f"{name}-zero-shot", log=echo)
-            r = evaluate_embedder(run, cfg, name=name, log=echo)
-            click.echo(f"wrote {run.metrics(r['model'])}")
+                names.append(evaluate_embedder(run, cfg, zero_shot=True, name=name and f"{name}-zero-shot",
+                                               log=echo)["model"])
+            names.append(evaluate_embedder(run, cfg, name=name, log=echo)["model"])
+            out = embed_dir(run) / "report.md"
+            click.echo(write_query_report(run.root, names, out))
+            click.echo(f"wrote {', '.join(str(run.metrics(n)) for n in names)}, {out}")

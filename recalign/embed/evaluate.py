@@ -112,7 +112,7 @@ def evaluate_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = No
     info = Path(model) / "train_info.json"
     if info.is_file() and not zero_shot:
         t = json.loads(info.read_text())
-        result["training"] = {"steps": t.get("steps"), "stopped_by": "max_steps", "converged": True}
+        result["training"] = {"steps": t.get("steps"), "stopped_by": "step budget", "wall_time_s": t.get("train_s")}
         result["embedder"]["train"] = t
     elif zero_shot:
         result["training"] = {"stopped_by": "no_training"}
