@@ -47,7 +47,10 @@ def test_sasrec_one_epoch_sane_and_history_masked(slice_run):
     ret = r["retrieval"]
     assert ret["users"] == 120
     assert 0.0 <= ret["ndcg@10"] <= ret["recall@10"] <= ret["recall@20"] <= 1.0
-    assert r["training"]["epochs"] == 1 and r["training"]["history"][0]["valid_ndcg@10"] >= 0
+    assert r["training"]["epochs"] == 1
+    # the early-stopping score is the masked valid NDCG@10 of that epoch's model (the one evaluated)
+    assert r["training"]["history"][0]["valid_ndcg@10"] == pytest.approx(r["valid_retrieval"]["ndcg@10"])
+    assert r["valid_retrieval"]["ndcg@10"] > 0.01   # chance: ~0.003 with 1,682 items
     from recalign.data import load_split
 
     split = load_split(slice_run)
@@ -87,7 +90,11 @@ def test_bias_model_and_rating_baseline(tiny_split, tmp_path):
     assert m.predict("u", "a") == pytest.approx(5.0, abs=1e-3) and m.predict("new", "zz") == pytest.approx(4.0)
     write_split(tiny_split, tmp_path / "run" / "data")
     r = run_bias_baseline(tmp_path / "run")
-    assert r["rating"]["n"] == 3 and r["rating"]["rmse"] >= r["rating"]["mae"] >= 0
+    assert r["rating"]["n"] == 3 and r["config"]["reg"] in r["config"]["grid"]
+    # reg 1e9: b_u, b_i ~ 0, every prediction is the train mean 23/6; test ratings 5, 4, 4 → errors 7/6, 1/6, 1/6
+    mean_only = run_bias_baseline(tmp_path / "run", name="MeanOnly", grid=(1e9,))
+    assert mean_only["rating"]["mae"] == pytest.approx(0.5, abs=1e-6)
+    assert mean_only["rating"]["rmse"] == pytest.approx((17 / 36) ** 0.5, abs=1e-6)
     assert (tmp_path / "run" / "results" / "UserItemBias" / "metrics.json").is_file()
 
 

@@ -97,12 +97,14 @@ def test_mlm_t5_span_corruption(tiny_split):
                         [False, True, True, False, False, True, False]) == (
         "The <extra_id_0> walks in <extra_id_1> park", "<extra_id_0> cute dog <extra_id_1> the <extra_id_2>")
     rnd = random.Random(0)
-    for n in (2, 7, 60, 500):
+    # (words, noise 0.15, mean span 3) → (noise words, noise spans), by hand: 15% of n rounded, at least
+    # one word and never all of them; noise / 3 spans rounded, at least one
+    for n, (noise, n_spans) in {2: (1, 1), 7: (1, 1), 60: (9, 3), 500: (75, 25)}.items():
         mask = random_spans_noise_mask(n, 0.15, 3.0, rnd)
         assert len(mask) == n and not mask[0]  # T5: a non-noise span comes first
-        assert sum(mask) == min(max(round(n * 0.15), 1), n - 1)
+        assert sum(mask) == noise
         spans = sum(1 for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1]))
-        assert spans == min(max(round(sum(mask) / 3), 1), sum(mask))
+        assert spans == n_spans
     rows = TASKS.get("mlm").build(tiny_split, "train", CFG)
     assert [m.history for _, m in rows] == [["i1", "i2", "i3"], ["i2", "i6"], ["i1"]]
     for e, m in rows:
@@ -133,8 +135,9 @@ def test_generate_layout_determinism_and_unseen(tiny_split, tmp_path):
     m3 = generate(tiny_split, tasks, tmp_path / "c", GenerateConfig(seed=1, progress=False))
     only = generate(tiny_split, ["ranking"], tmp_path / "d", CFG)
     saved = json.loads((tmp_path / "a" / "text" / "manifest.json").read_text())
-    assert saved == json.loads(json.dumps(m1)) and saved["tasks"] == tasks and saved["seed"] == 0
-    assert m1["counts"]["retrieval"] == {"train": 3, "valid": 3, "test": 3, "valid_unseen": 3, "test_unseen": 3}
+    assert saved["tasks"] == tasks and saved["seed"] == 0
+    assert saved["counts"]["retrieval"] == {"train": 3, "valid": 3, "test": 3, "valid_unseen": 3, "test_unseen": 3}
+    assert saved["counts"]["mim"]["train"] == 2 and m1["counts"] == saved["counts"]
     assert m1["templates"]["mlm"]["unseen"] == ["mlm-unseen-01", "mlm-unseen-02"]
     assert (tmp_path / "a" / "text" / "bpr" / "train.jsonl").is_file()
     differs = False
