@@ -1,8 +1,16 @@
 """Multi-task fine-tuning of seq2seq models (FLAN-T5, or an offline T5 preset).
 
->>> from recalign.t5_finetune import TrainConfig, train          # doctest: +SKIP
->>> model_dir = train(TrainConfig(model="t5-tiny", max_steps=100), "runs/x")   # doctest: +SKIP
->>> model, tok = load_checkpoint(model_dir)                      # doctest: +SKIP
+Train on the tasks of a generated run directory, then load the result::
+
+    from recalign.t5_finetune import TrainConfig, load_checkpoint, train
+    model_dir = train(TrainConfig(model="t5-tiny", trainer={"max_steps": 100}), "runs/x")
+    model, tok = load_checkpoint(model_dir)
+
+Modules: ``config`` (TrainConfig and its ``trainer:`` mapping), ``mixture`` (task rates),
+``data`` (mixture and valid sets from the manifest), ``tokenizer``, ``models`` (presets,
+checkpoints), ``collator``, ``trainer`` (the Seq2SeqTrainer run), ``callbacks`` (log, clock,
+budget), ``checkpoints`` (which checkpoint is complete), ``curve`` (learning curve),
+``deepspeed_config`` (shipped ZeRO configs), ``testing`` (tiny runs for tests).
 """
 from .config import MixtureSpec, TrainConfig
 from .models import PRESETS, build_model, load_checkpoint, read_train_info

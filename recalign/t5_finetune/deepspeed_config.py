@@ -7,6 +7,7 @@ used, so nothing but DeepSpeed's communication op is compiled on a CPU machine.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -28,6 +29,21 @@ def resolve_deepspeed(name_or_path: str | None) -> str | None:
         raise RecalignError(f"DeepSpeed config {name_or_path!r} is neither {' nor '.join(SHIPPED)} nor a "
                             "JSON file", field="deepspeed")
     return str(p)
+
+
+def zero_stage(name_or_path: str | None) -> int | None:
+    """The ZeRO stage of a DeepSpeed config (None without DeepSpeed or a stage).
+
+    >>> zero_stage("zero3"), zero_stage(None)
+    (3, None)
+    """
+    path = resolve_deepspeed(name_or_path)
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("zero_optimization", {}).get("stage")
+    except ValueError as e:
+        raise RecalignError(f"DeepSpeed config is not JSON: {e}", path=path) from None
 
 
 def _free_port() -> int:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from ..errors import RecalignError, nearest
+from .tokenizer import load_tokenizer
 
 # Sizes measured on 2 CPU cores (STACK.md): t5-tiny ≈ 2.2M params ≈ 50 ex/s at batch 32,
 # input 128 / target 32 tokens; t5-mini ≈ 11.5M ≈ 12 ex/s. t5-small-scratch is the
@@ -116,8 +117,6 @@ def _load_pretrained(name: str):
 def load_checkpoint(path: str | Path):
     """``(model, tokenizer)`` from ``RUN/model``, a run directory, or any ``save_pretrained`` dir; ``model.eval()``."""
     from transformers import AutoModelForSeq2SeqLM
-
-    from .tokenizer import load_tokenizer
 
     p = Path(path)
     if (p / "model" / "config.json").is_file():

@@ -6,9 +6,10 @@ every encoded text. Byte-level BPE with no normalizer means every string — any
 accents, commas, double spaces — decodes back to itself (sentencepiece unigram could not
 reach 8k pieces on this data, see STACK.md).
 
->>> tok = train_tokenizer(["Toy Story", "Heat"], "/tmp/tok", vocab_size=400)   # doctest: +SKIP
->>> tok.decode(tok("Toy Story").input_ids, skip_special_tokens=True)          # doctest: +SKIP
-'Toy Story'
+>>> import tempfile
+>>> tok = train_tokenizer(["Toy Story", "Heat"], Path(tempfile.mkdtemp()) / "tok", vocab_size=400)
+>>> tok.decode(tok("Toy Story").input_ids, skip_special_tokens=True), tok("Heat").input_ids[-1] == tok.eos_token_id
+('Toy Story', True)
 """
 from __future__ import annotations
 

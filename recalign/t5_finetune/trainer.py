@@ -27,13 +27,14 @@ from ..atomic_io import replace_dir, write_json
 from ..config import save_config
 from ..errors import RecalignError
 from ..run_dir import RunDir
+from ..wandb_io import finish_wandb, offline_unless_reachable
 from .callbacks import BudgetProgress, JsonlLogger, TimeBudget, TrainClock, WandbConfig
 from .checkpoints import latest_complete, mark_complete, read_marker
 from .collator import Seq2SeqCollator
 from .config import TrainConfig
 from .curve import EvaluateFn, LearningCurve
 from .data import load_eval_sets, load_mixture, tokenize, tokenizer_texts
-from .deepspeed_config import resolve_deepspeed, single_process_env
+from .deepspeed_config import resolve_deepspeed, single_process_env, zero_stage
 from .models import build_model, check_model_name, is_preset
 from .item_tokens import add_item_tokens, init_item_rows
 from .tokenizer import load_tokenizer, train_tokenizer
@@ -159,8 +160,6 @@ def _bf16(setting) -> bool:
 def _wandb_env(run: Path, project: str) -> None:
     os.environ["WANDB_DIR"] = str(run.resolve())       # this run's files under RUN/wandb
     os.environ.setdefault("WANDB_PROJECT", project)
-    from ..wandb_io import offline_unless_reachable
-
     offline_unless_reachable()                      # never waits for a network
     (run / "wandb").mkdir(parents=True, exist_ok=True)
 
@@ -250,6 +249,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
     budget = TimeBudget(cfg.time_budget_minutes, clock)
     cbs = [budget, JsonlLogger(RunDir(run).logs / "train.jsonl", clock)]
     curve = _curve_callback(cfg, run, clock, evaluate_fn)
+    if curve is not None and args.world_size > 1 and zero_stage(cfg.deepspeed) == 3:
+        log.warning("no learning curve under ZeRO-3 with %d processes: rank 0 alone cannot decode "
+                    "with sharded weights", args.world_size)
+        curve = None
     if curve is not None:
         cbs.append(curve)
     if "wandb" in cfg.report_to:
@@ -298,7 +301,5 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
         })
         replace_dir(tmp, out)
     if "wandb" in cfg.report_to:
-        from ..wandb_io import finish_wandb
-
         finish_wandb()                       # the offline run is complete on disk when we return
     return out
