@@ -15,7 +15,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test bench mutation clean
+.PHONY: install run test bench mutation clean embed
 
 install: $(STAMP)
 
@@ -30,6 +30,13 @@ $(STAMP): setup.cfg constraints.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/recalign run --config $(CONFIG) --run-dir $(RUN_DIR)
+
+# The embedder (issue 12), a second job beside `make run`: the ten query tasks, a bi-encoder,
+# zero-shot and fine-tuned rows; UH2I lands in RUN/results beside the T5 and the baselines.
+EMBED_CONFIG ?= configs/embed-ml100k-cpu.yaml
+embed: $(STAMP)
+	$(BIN)/recalign train-embedder --config $(EMBED_CONFIG) --run-dir $(RUN_DIR)
+	$(BIN)/recalign compare $(RUN_DIR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -46,10 +46,11 @@ class Writer(Protocol):
 def phrase(c: Condition) -> str:
     v = c.value
     num = (str(int(v)) if float(v).is_integer() else f"{v:.2f}") if isinstance(v, float) else v
-    if c.op == "has":
-        return f"a {str(v).lower()}" if c.field == "genres" else f"in {num}"
-    if c.op == "not_has":
-        return f"not a {str(v).lower()}" if c.field == "genres" else f"not in {num}"
+    if c.op in ("has", "not_has"):
+        word = str(v).lower()
+        art = "an" if word[:1] in "aeiou" else "a"
+        pos = f"{art} {word}" if c.field == "genres" else f"in {num}"
+        return pos if c.op == "has" else f"not {pos}"
     if c.field == "year":
         return {"eq": f"from {num}", "gt": f"released after {num}", "lt": f"released before {num}"}[c.op]
     if c.field == "price":
