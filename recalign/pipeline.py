@@ -79,12 +79,19 @@ class BaselinesConfig:
 
 
 @dataclass
+class GenerateSection(GenerateConfig):
+    """``generate:``: the GenerateConfig of every task, and which tasks to generate."""
+
+    tasks: list = _h("Tasks to generate (default: every registered task).", default_factory=lambda: TASKS.names())
+
+
+@dataclass
 class RunConfig:
     run_dir: str = _h("Where everything this run makes is written.", default="runs/ml100k-cpu")
     data: DataConfig = _h("Dataset and filtering.", default_factory=DataConfig)
-    generate: dict = _h("recalign.tasks.GenerateConfig fields + tasks (default: every registered task).",
-                        default_factory=dict)
-    train: dict = _h("recalign.t5_finetune.TrainConfig fields.", default_factory=dict)
+    generate: GenerateSection = _h("recalign.tasks.GenerateConfig fields + tasks.", default_factory=GenerateSection)
+    train: dict = _h("recalign.t5_finetune.TrainConfig fields (checked when loaded; mixture.tasks defaults to "
+                     "generate.tasks, report_to to the top-level report_to).", default_factory=dict)
     evaluate: EvaluateConfig = _h("Seq2seq evaluation.", default_factory=EvaluateConfig)
     baselines: BaselinesConfig = _h("Classic recommenders on the same split.", default_factory=BaselinesConfig)
     ablation: bool = _h("Also train the recommendation tasks alone, same budget.", default=False)
@@ -92,9 +99,7 @@ class RunConfig:
                          default_factory=list)
 
     def __post_init__(self) -> None:
-        self.generate = dict(self.generate or {})
         self.train = dict(self.train or {})
-        self.generate.setdefault("tasks", TASKS.names())
 
 
 def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: str | None = None,
@@ -121,8 +126,7 @@ def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: st
 
 
 def generate_config(cfg: RunConfig) -> GenerateConfig:
-    return from_dict(GenerateConfig, {k: v for k, v in cfg.generate.items() if k != "tasks"},
-                     where="generate.")
+    return GenerateConfig(**{f.name: getattr(cfg.generate, f.name) for f in dataclasses.fields(GenerateConfig)})
 
 
 def train_config(cfg: RunConfig, tasks=None):
@@ -130,7 +134,7 @@ def train_config(cfg: RunConfig, tasks=None):
 
     d = dict(cfg.train)
     mix = dict(d.get("mixture") or {})
-    mix["tasks"] = list(tasks or mix.get("tasks") or cfg.generate["tasks"])
+    mix["tasks"] = list(tasks or mix.get("tasks") or cfg.generate.tasks)
     d["mixture"] = mix
     if "report_to" not in cfg.train:
         d["report_to"] = list(cfg.report_to)
@@ -199,14 +203,20 @@ def recorded_source(run: RunDir) -> dict:
 
 
 def generate_inputs(split_fp: str, gcfg: GenerateConfig, tasks: list[str]) -> dict:
-    return {"split_fingerprint": split_fp, "settings": dataclasses.asdict(gcfg), "tasks": sorted(tasks),
+    return {"split_fingerprint": split_fp, "settings": _settings(dataclasses.asdict(gcfg)), "tasks": sorted(tasks),
             "templates_fingerprint": templates_fingerprint(tasks)}
+
+
+def _settings(settings: dict) -> dict:
+    """Generation settings that change the examples (progress bars do not)."""
+    return {k: v for k, v in settings.items() if k != "progress"}
 
 
 def recorded_generate(run: RunDir, tasks: list[str]) -> dict:
     m = run.manifest()
     listed = [t for t in tasks if t in m.get("tasks", [])]
-    return {"split_fingerprint": m.get("split_fingerprint"), "settings": m.get("settings"), "tasks": sorted(listed),
+    return {"split_fingerprint": m.get("split_fingerprint"), "settings": _settings(m.get("settings") or {}),
+            "tasks": sorted(listed),
             "templates_fingerprint": {t: (m.get("templates_fingerprint") or {}).get(t) for t in tasks}}
 
 
@@ -233,7 +243,7 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
     split = run_dir.split()
     echo(format_stats(split_stats(split)))
 
-    tasks = list(cfg.generate["tasks"])
+    tasks = list(cfg.generate.tasks)
     gcfg = generate_config(cfg)
     gen_in = generate_inputs(split_fingerprint(split), gcfg, tasks)
     stage("generate", run_dir.manifest_path, lambda: generate(split, tasks, run_dir, gcfg), run_dir.text,

@@ -12,7 +12,7 @@ False
 """
 from __future__ import annotations
 
-# RecBole models, by how recalign hands them the Split (see runner.write_recbole_files).
+# RecBole models, by how recalign hands them the Split (see recbole_files.write_recbole_files).
 SEQUENTIAL = ("SASRec", "GRU4Rec", "BERT4Rec")
 GENERAL = ("BPR", "Pop")
 MODELS = SEQUENTIAL + GENERAL
