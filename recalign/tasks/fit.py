@@ -1,0 +1,121 @@
+"""Inputs that fit: shorten an example to the model's source budget by dropping its oldest
+history items — never a candidate, never the instruction, never a masked item — so that
+training and evaluation see the same, whole text (no silent truncation of the newest items,
+the candidates or the question at the end of a prompt).
+
+``SourceFit(budget, count)``: ``count(text)`` is the number of source tokens the model's
+tokenizer gives (EOS included); ``fit.shorten(example, render)`` re-renders ``example`` with
+the first k history items dropped, for the smallest k that fits (at least one history item is
+kept; an example that still does not fit is counted as ``over``). The history fields are
+``history`` and, aligned with it, ``ratings``; in MIM only the items before the first mask
+may go. Tasks without a ``history`` list (MLM) are never shortened.
+
+>>> from dataclasses import dataclass
+>>> @dataclass
+... class Ex:
+...     history: list
+...     candidates: list
+>>> fit = SourceFit(6, lambda s: len(s.split()))
+>>> ex, text, k = fit.shorten(Ex(["a", "b", "c", "d", "e"], ["x", "y"]),
+...                           lambda e: " ".join(e.history) + " | " + " ".join(e.candidates))
+>>> text, k
+('d e | x y', 3)
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+def _droppable(example: Any) -> int:
+    """How many leading history items may go (all but one; MIM: those before the first mask)."""
+    hist = getattr(example, "history", None)
+    if not isinstance(hist, list) or len(hist) < 2:
+        return 0
+    n = len(hist) - 1
+    mask = getattr(example, "mask_token", None)
+    if mask is not None and mask in hist:
+        n = min(n, hist.index(mask))
+    return n
+
+
+def drop_oldest(example: Any, k: int) -> Any:
+    """A copy of ``example`` without its ``k`` oldest history items (and their ratings)."""
+    if k <= 0:
+        return example
+    changes: dict[str, Any] = {"history": list(example.history[k:])}
+    ratings = getattr(example, "ratings", None)
+    if isinstance(ratings, list) and len(ratings) == len(example.history):
+        changes["ratings"] = list(ratings[k:])
+    return dataclasses.replace(example, **changes)
+
+
+@dataclass
+class SourceFit:
+    """The source budget (tokens) and the token counter; ``shortened``/``over`` count examples."""
+
+    budget: int
+    count: Callable[[str], int]
+    shortened: int = 0
+    over: int = 0
+    dropped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def fits(self, text: str) -> bool:
+        return self.count(text) <= self.budget
+
+    def shorten(self, example: Any, render: Callable[[Any], str]) -> tuple[Any, str, int]:
+        """``(example, rendered input, items dropped)`` for an example whose input may not fit."""
+        text = render(example)
+        if self.fits(text):
+            return example, text, 0
+        n = _droppable(example)
+        lo, hi, best = 1, n, None
+        while lo <= hi:                    # fewer items → shorter text: binary search the smallest k
+            mid = (lo + hi) // 2
+            t = render(drop_oldest(example, mid))
+            if self.fits(t):
+                best, hi = (mid, t), mid - 1
+            else:
+                lo = mid + 1
+        if best is None:
+            self.over += 1
+            if n == 0:
+                return example, text, 0
+            ex = drop_oldest(example, n)
+            return ex, render(ex), n
+        self.shortened += 1
+        self.dropped += best[0]
+        return drop_oldest(example, best[0]), best[1], best[0]
+
+    def stats(self) -> dict[str, int]:
+        return {"shortened": self.shortened, "over_budget": self.over, "items_dropped": self.dropped}
+
+
+def token_counter(tokenizer) -> Callable[[str], int]:
+    """``count(text)``: source tokens under ``tokenizer`` (special tokens such as EOS included)."""
+    return lambda text: len(tokenizer(text, add_special_tokens=True)["input_ids"])
+
+
+
+
+def load_counter(tokenizer_path: str, item_tokens: list[str] = ()) -> Callable[[str], int]:
+    """The token counter of the tokenizer saved at ``tokenizer_path`` (a checkpoint's directory,
+    ``RUN/tokenizer`` or a hub name), with the run's atomic item tokens added (one token each)."""
+    from transformers import AutoTokenizer  # lazy: heavy, and only a budgeted generate needs it
+
+    from ..errors import RecalignError
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_path))
+    except (OSError, ValueError) as e:
+        raise RecalignError(f"cannot load the source tokenizer {str(tokenizer_path)!r}: {str(e)[:200]}",
+                            field="source_tokenizer") from None
+    if item_tokens:
+        vocab = tok.get_vocab()
+        tok.add_tokens([t for t in item_tokens if t not in vocab])
+    return token_counter(tok)
+
+
+__all__ = ["SourceFit", "drop_oldest", "token_counter", "load_counter"]
