@@ -1,27 +1,41 @@
 """`recalign evaluate`: a fine-tuned seq2seq checkpoint on the run's split."""
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
+from ..config import from_dict
+from ..eval.report import template_lines
+from ..pipeline import EvaluateConfig
+from ..run_dir import RunDir
+from ..tasks import TASKS
+from .options import override_option, run_dir_option
 
-def _csv(allowed: tuple[str, ...]):
+
+def _csv(allowed):
+    """A comma-separated subset of ``allowed`` (a tuple, or a callable giving the current choices);
+    None stays None (the library's default)."""
     def convert(ctx, param, value):
+        if value is None:
+            return None
+        allowed_now = tuple(allowed() if callable(allowed) else allowed)
         items = [v.strip() for v in value.split(",") if v.strip()]
-        bad = [v for v in items if v not in allowed]
+        bad = [v for v in items if v not in allowed_now]
         if bad or not items:
-            raise click.BadParameter(f"expected a comma-separated subset of {', '.join(allowed)}, got {value!r}")
+            raise click.BadParameter(f"expected a comma-separated subset of {', '.join(allowed_now)}, got {value!r}")
         return tuple(items)
     return convert
 
 
 @click.command("evaluate")
-@click.option("--run", "--run-dir", "run_dir", required=True, type=click.Path(file_okay=False, exists=True),
-              help="Run directory (prepared data, materialized text, model).")
+@run_dir_option("Run directory (prepared data, materialized text, model).", exists=True)
 @click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
 @click.option("--model-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Checkpoint directory (default: RUN/model).")
-@click.option("--tasks", default="retrieval,ranking,rating", show_default=True,
-              callback=_csv(("retrieval", "ranking", "rating")), help="Tasks to evaluate.")
+@click.option("--tasks", default=None, callback=_csv(lambda: [t.name for t in TASKS.evaluable()]),
+              help="Tasks to evaluate (default: every task with an evaluator: "
+                   f"{','.join(t.name for t in TASKS.evaluable())}).")
 @click.option("--templates", default="seen,unseen", show_default=True, callback=_csv(("seen", "unseen")),
               help="Template sets, reported separately (unseen → *_unseen keys).")
 @click.option("--beam", type=click.IntRange(min=1), default=20, show_default=True,
@@ -35,16 +49,22 @@ def _csv(allowed: tuple[str, ...]):
               help="Also rank every title by log-likelihood (full ranking by scoring; small catalogues).")
 @click.option("--name", default="recalign-t5", show_default=True, help="Result name: RUN/results/NAME.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@override_option("Override a setting by its name in a run config's evaluate: section (evaluate()'s keyword), "
+                 "e.g. -o beam=10.")
 def evaluate_cmd(run_dir, split, model_dir, tasks, templates, beam, length_penalty, max_users, batch_size, exact,
-                 name, no_progress) -> None:
+                 name, no_progress, overrides) -> None:
     """Evaluate a fine-tuned model: retrieval (constrained beam search, full catalogue, history
     masked), ranking (candidate likelihoods), rating (parsed answers and E[r] over scored values); writes
     RUN/results/NAME/metrics.json and per-user predictions_<task>_<split>.jsonl."""
-    from ..eval.evaluate import evaluate
+    from ..eval.evaluate import evaluate  # lazy: torch/transformers are heavy for `recalign --help`
 
-    m = evaluate(run_dir, split, model_dir, tasks=tasks, templates=templates, beam=beam,
-                 length_penalty=length_penalty, max_users=max_users, batch_size=batch_size, exact=exact,
-                 name=name, progress=not no_progress)
+    given = {"split": split, "templates": list(templates), "beam": beam, "length_penalty": length_penalty,
+             "max_users": max_users, "batch_size": batch_size, "exact": exact, "name": name,
+             "progress": not no_progress, **({"tasks": list(tasks)} if tasks is not None else {})}
+    e = from_dict(EvaluateConfig, given, overrides=overrides, where="evaluate.")
+    name = e.name
+    with RunDir(run_dir).lock("evaluate"):
+        m = evaluate(run_dir, model_dir=model_dir, **dataclasses.asdict(e))
     for sec in ("retrieval", "retrieval_unseen", "retrieval_exact"):
         if sec in m:
             r = m[sec]
@@ -64,13 +84,15 @@ def evaluate_cmd(run_dir, split, model_dir, tasks, templates, beam, length_penal
                       if "rmse_expected" in r else "")
             click.echo(f"{sec:18s} rmse {fmt(r['rmse'])}  mae {fmt(r['mae'])}  (n {r['n']}, "
                        f"unparsable {r['unparsable']}){scored}")
-    from ..eval.report import template_lines
-
+    for t in TASKS.evaluable():  # tasks without a line above: their Task.metrics
+        for sec in (t.name, f"{t.name}_unseen"):
+            if t.name not in ("retrieval", "ranking", "rating") and isinstance(m.get(sec), dict):
+                r = m[sec]
+                click.echo(f"{sec:18s} " + "  ".join(f"{k} {r[k]:.4f}" for k in t.metrics
+                                                      if isinstance(r.get(k), (int, float))))
     for line in template_lines([{**m, "model": "by template"}]):
         click.echo(line[2:])
     for n in m.get("notes", []):
         click.echo(f"note: {n}")
     click.echo(f"wrote {run_dir}/results/{name}/metrics.json")
 
-
-commands = [evaluate_cmd]

@@ -2,61 +2,66 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
-ALL_TASKS = "retrieval,ranking,rating,mim,mlm,bpr"
+from ..config import from_dict, read_yaml
+from ..data import check_source
+from ..run_dir import RunDir
+from ..tasks import TASKS, GenerateConfig
+from ..tasks.items import ID_FORMS, INPUT_FORMS, TARGET_FORMS
+from .options import override_option, run_dir_option
 
 
 @click.command("generate")
 @click.option("--dataset", "-d", default="ml-100k", show_default=True,
               help="Embedded name (ml-100k) or a directory of RecBole atomic files (used if RUN_DIR/data is "
                    "missing; if given while RUN_DIR/data exists, it must be the dataset RUN_DIR/data was prepared from).")
-@click.option("--tasks", default=ALL_TASKS, show_default=True, help="Comma-separated task names.")
-@click.option("--out", "--run-dir", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="Run directory: reads RUN_DIR/data (prepares it if missing), writes RUN_DIR/text.")
+@click.option("--tasks", default=None, help=f"Comma-separated task names (default: every registered task: "
+                                            f"{','.join(TASKS.names())}).")
+@run_dir_option("Run directory: reads RUN/data (prepares it if missing), writes RUN/text.")
 @click.option("--templates", "templates_dir", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="Extra template directory (repeatable): adds or overrides templates by id.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
               help="YAML with GenerateConfig keys (or a `generate:` section).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a GenerateConfig key, e.g. --set train_per_user='{ranking: 10}'.")
+@override_option("Override a GenerateConfig key, e.g. -o train_per_user='{ranking: 10}'.")
 @click.option("--seed", type=int, default=None, help="Seed (default 0).")
 @click.option("--history-len", type=int, default=None, help="Most recent titles shown (default 20).")
 @click.option("--num-candidates", type=int, default=None, help="Ranking candidates (default 20).")
+@click.option("--item-input", type=click.Choice(INPUT_FORMS), default=None,
+              help="How items are written in inputs (default title; tasks/items.py).")
+@click.option("--item-target", type=click.Choice(TARGET_FORMS), default=None,
+              help="What the model generates for an item (default title).")
+@click.option("--item-ids", type=click.Choice(ID_FORMS), default=None,
+              help="ID form: atomic (one added token per item) or text ('item_7') (default atomic).")
 @click.option("--jsonl", is_flag=True, help="Also write RUN_DIR/text/<task>/<split>.jsonl.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def generate_cmd(dataset: str, tasks: str, run_dir: str, templates_dir: tuple[str, ...], config_file: str | None,
+def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: tuple[str, ...], config_file: str | None,
                  overrides: tuple[str, ...], seed: int | None, history_len: int | None,
-                 num_candidates: int | None, jsonl: bool, no_progress: bool) -> None:
+                 num_candidates: int | None, item_input: str | None, item_target: str | None,
+                 item_ids: str | None, jsonl: bool, no_progress: bool) -> None:
     """Build every task's examples, render them with the templates, write Arrow datasets."""
-    from ..config import from_dict, read_yaml
-    from ..data import check_source, load_split, prepare
-    from ..generators import GenerateConfig, generate
+    from ..materialize import generate  # lazy: datasets/pyarrow are heavy for `recalign --help`
 
     data = read_yaml(config_file) if config_file else {}
     data = dict(data.get("generate", data))
-    for k, v in (("seed", seed), ("history_len", history_len), ("num_candidates", num_candidates)):
+    for k, v in (("seed", seed), ("history_len", history_len), ("num_candidates", num_candidates),
+                 ("item_input", item_input), ("item_target", item_target), ("item_ids", item_ids)):
         if v is not None:
             data[k] = v
     if no_progress:
         data["progress"] = False
     cfg = from_dict(GenerateConfig, data, overrides=list(overrides))
     t0 = time.perf_counter()
-    if (Path(run_dir) / "data" / "split.json").is_file():
+    run = RunDir(run_dir)
+    names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else TASKS.names()
+    with run.lock("generate"):
         ctx = click.get_current_context()
-        if ctx.get_parameter_source("dataset") is not click.core.ParameterSource.DEFAULT:
+        if run.has_split() and ctx.get_parameter_source("dataset") is not click.core.ParameterSource.DEFAULT:
             check_source(run_dir, dataset)  # an explicit -d must match what RUN/data holds
-        split = load_split(run_dir)
-    else:
-        click.echo(f"preparing {dataset} into {run_dir}/data", err=True)
-        split = prepare(dataset, run_dir)
-    names = [t.strip() for t in tasks.split(",") if t.strip()]
-    manifest = generate(split, names, run_dir, cfg, list(templates_dir), jsonl=jsonl)
+        split = run.ensure_split(dataset, echo=lambda m: click.echo(m, err=True))
+        manifest = generate(split, names, run, cfg, list(templates_dir), jsonl=jsonl)
     dt = time.perf_counter() - t0
-    for t in manifest.get("removed_stale", []):
-        click.echo(f"note: removed {run_dir}/text/{t}: not generated from the current {run_dir}/data", err=True)
     splits = manifest["splits"]
     click.echo(f"{'task':<10}" + "".join(f"{s:>14}" for s in splits))
     done = list(dict.fromkeys(names))
@@ -68,6 +73,11 @@ def generate_cmd(dataset: str, tasks: str, run_dir: str, templates_dir: tuple[st
     if kept:
         click.echo(f"kept (same data, still in the manifest): {', '.join(kept)}")
     click.echo(f"wrote {total:,} examples to {run_dir}/text in {dt:.1f} s")
+    fit = manifest.get("fit") or {}
+    if fit.get("note"):
+        click.echo(f"note: source budget {fit['budget']}: {fit['note']}", err=True)
+    for t, per in (fit.get("tasks") or {}).items():    # inputs fitted to the source budget (tasks/fit.py)
+        click.echo(f"fit {t:<10} shortened " + ", ".join(f"{s} {v['shortened']:,}" for s, v in per.items())
+                   + (f"; over budget even with one history item: {sum(v['over_budget'] for v in per.values()):,}"
+                      if any(v["over_budget"] for v in per.values()) else ""))
 
-
-commands = [generate_cmd]
