@@ -169,3 +169,19 @@ def test_a_dataset_chooses_its_domain_vocabulary(tiny_split):
     assert said["products"].startswith("I have recently bought ") and said["products"].endswith("buy next?")
     with pytest.raises(RecalignError, match="unknown domain 'movie'.*Did you mean 'movies'"):
         GenerateConfig(domain="movie")
+
+
+def test_every_task_template_file_ships_as_package_data():
+    """setup.cfg's package_data globs must cover each built-in task's template file (a wheel without
+    them installs but cannot generate)."""
+    import configparser
+    import fnmatch
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = configparser.ConfigParser()
+    cfg.read(root / "setup.cfg")
+    globs = [g.strip() for g in cfg["options.package_data"]["recalign"].split(",")]
+    for t in TASKS:
+        rel = t.template_file.resolve().relative_to(root / "recalign").as_posix()
+        assert any(fnmatch.fnmatch(rel, g) for g in globs), (rel, globs)
