@@ -154,3 +154,23 @@ def test_atomic_ids_from_a_local_checkpoint_train_and_evaluate(atomic_run, tmp_p
     assert len(preds) == r["users"] == 3
     assert all(len(p["ranked"]) == len(w.title) - p["masked"] for p in preds)   # the whole catalogue, minus history
     assert 0 <= m["ranking"]["hr@1"] <= 1
+
+
+def test_text_ids_are_decoded_under_the_trie_and_scored(tiny_split, tmp_path):
+    """id → id with text ids: the trie holds 'item_N' strings; retrieval and ranking both run."""
+    import torch
+
+    from recalign.eval.evaluate import evaluate
+    from recalign.t5_finetune import build_model, train_tokenizer
+
+    run, cfg, _ = _generate(tiny_split, tmp_path, item_input="id", item_target="id", item_ids="text")
+    w = ItemWriter.for_split(tiny_split, cfg)
+    tok = train_tokenizer(list(w.id.values()) * 5 + ["History next"], tmp_path / "tok", vocab_size=400)
+    torch.manual_seed(0)
+    m = evaluate(run, model=build_model("t5-tiny", tok).eval(), tokenizer=tok, tasks=["retrieval", "ranking"],
+                 templates=["seen"], beam=5, progress=False)
+    assert "trie" in m["protocol"]["retrieval"] and "ids: text" in m["protocol"]["items"]
+    preds = [json.loads(x) for x in (run / "results" / "recalign-t5" / "predictions_retrieval_test.jsonl")
+             .read_text().splitlines()]
+    assert all(p["ranked"] and set(p["ranked"]) <= set(w.id) for p in preds)
+    assert m["ranking"]["users"] == 3
