@@ -29,8 +29,12 @@ def tiny_run(tmp_path_factory):
     return run
 
 
-def test_curve_points_while_training(tiny_run):
+def test_curve_points_while_training(tiny_run, monkeypatch):
     from recalign.t5_finetune import train
+
+    for k in ("WANDB_API_KEY", "WANDB_DIR", "WANDB_PROJECT"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
 
     fn = curve_evaluator(tiny_run, users=2, seed=0)
     calls = []
@@ -41,7 +45,7 @@ def test_curve_points_while_training(tiny_run):
         return fn(model, tok)
 
     cfg = tiny_config(max_steps=4, eval_steps=2, save_steps=2, mixture={"tasks": []},
-                      curve={"users": 2, "every_steps": 2}, per_device_train_batch_size=4)
+                      curve={"users": 2, "every_steps": 2}, per_device_train_batch_size=4, report_to=["wandb"])
     out = train(cfg, tiny_run, evaluate_fn=slow_fn)
     pts = read_curve(tiny_run / "logs" / "curve.jsonl")
     assert [p["step"] for p in pts] == [2, 4] and calls == [False, False]
@@ -53,6 +57,8 @@ def test_curve_points_while_training(tiny_run):
     info = json.loads((out / "recalign_train.json").read_text())
     assert info["curve_eval_s"] >= 0.6
     assert info["train_runtime_s"] < info["train_runtime_this_leg_s"] - 0.5   # curve time excluded
+    (log,) = (tiny_run / "wandb").rglob("run-*.wandb")                        # the points went to wandb too
+    assert b"curve/ndcg@10" in log.read_bytes() and b"curve/examples_seen" in log.read_bytes()
 
 
 def test_curve_evaluator_is_fixed_and_seeded(tiny_run):
