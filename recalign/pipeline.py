@@ -14,7 +14,9 @@ never deletes work): use a new run directory, or delete that stage's output to r
 ``run_config.yaml`` is written only once the stages agree, just before the first one works.
 Each stage's wall time goes to ``RUN/timings.json``. ``ablation: true`` also trains the
 recommendation tasks alone (``RUN/ablation/rec-only``) under the same budget and evaluates it
-into ``RUN/results/<name>-rec-only``, so the table shows both side by side.
+into ``RUN/results/<name>-rec-only``, so the table shows both side by side; ``ablation: full``
+adds rec + each auxiliary task alone, and ``seeds: N`` repeats every arm with N training seeds
+(``recalign.variants``; ``baselines.seeds`` likewise for the RecBole baselines).
 
 >>> from recalign.pipeline import load_run_config, run
 >>> cfg = load_run_config("configs/ml100k-cpu.yaml", overrides=["train.max_steps=50"])  # doctest: +SKIP
@@ -27,9 +29,10 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from .atomic_io import write_json
+from .baselines import run_baseline, run_bias_baseline  # light: the runners load on first use
 from .config import from_dict, read_yaml, save_config, to_dict
 from .data import format_stats, split_stats
 from .data.fingerprint import split_fingerprint
@@ -38,7 +41,9 @@ from .errors import RecalignError
 from .eval.report import compare
 from .materialize import generate, templates_fingerprint
 from .run_dir import RunDir, changes, fingerprint
+from .t5_finetune import TrainConfig  # the package itself is light: torch and transformers load on first use
 from .tasks import TASKS, GenerateConfig
+from .variants import baseline_runs, plan as plan_variants
 
 def _h(text: str, **kw):
     return field(metadata={"help": text}, **kw)
@@ -76,6 +81,7 @@ class BaselinesConfig:
     overrides: dict = _h("Per model: RecBole config overrides, e.g. {SASRec: {epochs: 30}}.", default_factory=dict)
     time_budget_s: Optional[float] = _h("Per model wall-time cap (None = until early stopping).", default=None)
     rating_baseline: bool = _h("Fit the user/item-bias rating baseline.", default=True)
+    seeds: int = _h("Run each RecBole baseline with N seeds (results <Model>-seed<i>; 1 = once).", default=1)
 
 
 @dataclass
@@ -94,7 +100,10 @@ class RunConfig:
                      "generate.tasks, report_to to the top-level report_to).", default_factory=dict)
     evaluate: EvaluateConfig = _h("Seq2seq evaluation.", default_factory=EvaluateConfig)
     baselines: BaselinesConfig = _h("Classic recommenders on the same split.", default_factory=BaselinesConfig)
-    ablation: bool = _h("Also train the recommendation tasks alone, same budget.", default=False)
+    ablation: Any = _h("Also train, same budget: true = rec-only; full = rec-only, rec+mim, rec+mlm, rec+bpr; "
+                       "or a list of those arms.", default=False)
+    seeds: int = _h("Train and evaluate every seq2seq arm with N seeds (train.seed + i; results <name>-seed<i>).",
+                    default=1)
     report_to: list = _h("wandb to log training and the comparison (offline without an API key).",
                          default_factory=list)
 
@@ -103,7 +112,8 @@ class RunConfig:
 
 
 def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: str | None = None,
-                    ablation: bool | None = None, report_to: list | None = None) -> RunConfig:
+                    ablation: Any = None, report_to: list | None = None, seeds: int | None = None,
+                    baseline_seeds: int | None = None) -> RunConfig:
     """Read a run YAML (or defaults), apply ``key=value`` overrides, validate every section.
 
     ``report_to`` (the CLI's ``--report-to``) sets every wandb use at once: the comparison and
@@ -118,10 +128,15 @@ def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: st
         cfg.run_dir = str(run_dir)
     if ablation is not None:
         cfg.ablation = ablation
+    if seeds is not None:
+        cfg.seeds = seeds
+    if baseline_seeds is not None:
+        cfg.baselines.seeds = baseline_seeds
     if report_to is not None:
         cfg.report_to = list(report_to)
         cfg.train["report_to"] = list(report_to)
     generate_config(cfg), train_config(cfg)  # fail early, before any work
+    plan_variants(cfg.generate.tasks, cfg.ablation, cfg.seeds), baseline_runs("", None, cfg.baselines.seeds)
     return cfg
 
 
@@ -129,16 +144,15 @@ def generate_config(cfg: RunConfig) -> GenerateConfig:
     return GenerateConfig(**{f.name: getattr(cfg.generate, f.name) for f in dataclasses.fields(GenerateConfig)})
 
 
-def train_config(cfg: RunConfig, tasks=None):
-    from .t5_finetune import TrainConfig  # t5_finetune's package is light; keeps `import recalign.pipeline` fast
-
+def train_config(cfg: RunConfig, tasks=None, seed_offset: int = 0):
     d = dict(cfg.train)
     mix = dict(d.get("mixture") or {})
     mix["tasks"] = list(tasks or mix.get("tasks") or cfg.generate.tasks)
     d["mixture"] = mix
     if "report_to" not in cfg.train:
         d["report_to"] = list(cfg.report_to)
-    return from_dict(TrainConfig, d, where="train.")
+    tcfg = from_dict(TrainConfig, d, where="train.")
+    return dataclasses.replace(tcfg, seed=tcfg.seed + seed_offset) if seed_offset else tcfg
 
 
 class Stages:
@@ -249,20 +263,15 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
     stage("generate", run_dir.manifest_path, lambda: generate(split, tasks, run_dir, gcfg), run_dir.text,
           inputs=gen_in, recorded=recorded_generate(run_dir, tasks) if run_dir.has_manifest() else {})
 
-    variants = [("", run_dir, tasks)]
-    if cfg.ablation:
-        rec = [t for t in tasks if t in TASKS.rec_names()]
-        if rec == tasks:
-            raise RecalignError(f"ablation needs auxiliary tasks ({', '.join(TASKS.aux_names())}) in generate.tasks",
-                                field="ablation")
-        variants.append(("-rec-only", run_dir.variant("rec-only"), rec))
+    variants = [(v.suffix, run_dir.variant(v.subdir) if v.subdir else run_dir, v.tasks, v.seed_offset)
+                for v in plan_variants(tasks, cfg.ablation, cfg.seeds)]   # ablation arms x seeds
 
     from .eval.curves import curve_evaluator  # lazy: torch
     from .t5_finetune import train  # lazy: transformers
 
     manifest_fp = file_fingerprint(run_dir.manifest_path)
-    for suffix, vdir, vtasks in variants:
-        tcfg = train_config(cfg, vtasks)
+    for suffix, vdir, vtasks, seed_offset in variants:
+        tcfg = train_config(cfg, vtasks, seed_offset)
         curve = tcfg.curve                    # learning curve: RUN/logs/curve.jsonl
         stage(f"train{suffix}", vdir.train_info,
               lambda: train(tcfg, vdir.root, evaluate_fn=curve_evaluator(vdir.root, curve.users, curve.seed,
@@ -272,7 +281,7 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
     from .eval.evaluate import evaluate  # lazy: torch
 
     e = cfg.evaluate
-    for suffix, vdir, _ in variants:
+    for suffix, vdir, _, _ in variants:
         name = e.name + suffix
         kw = {**dataclasses.asdict(e), "name": name, "tasks": [t for t in e.tasks if t in tasks]}
         stage(f"evaluate{suffix}", run_dir.metrics(name),
@@ -280,15 +289,12 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
               inputs={"manifest": manifest_fp, "model": file_fingerprint(vdir.train_info),
                       "evaluate": {k: v for k, v in kw.items() if k != "progress"}})
 
-    from .baselines import run_baseline, run_bias_baseline
-
     b = cfg.baselines
     data_fp = run_dir.data_fingerprint()
-    for model in b.models:
-        hp = (b.overrides or {}).get(model)
-        stage(f"baseline-{model}", run_dir.metrics(model),
-              lambda: run_baseline(run_dir.root, model, overrides=hp, time_budget_s=b.time_budget_s),
-              run_dir.result(model),
+    for model, name, hp in [(m, *r) for m in b.models for r in baseline_runs(m, (b.overrides or {}).get(m), b.seeds)]:
+        stage(f"baseline-{name}", run_dir.metrics(name),
+              lambda: run_baseline(run_dir.root, model, overrides=hp, time_budget_s=b.time_budget_s, name=name),
+              run_dir.result(name),
               inputs={"data": data_fp, "manifest": manifest_fp, "overrides": hp, "time_budget_s": b.time_budget_s})
     if b.rating_baseline:
         stage("baseline-rating", run_dir.metrics("UserItemBias"), lambda: run_bias_baseline(run_dir.root),

@@ -31,6 +31,8 @@ def test_run_end_to_end_and_resume(tmp_path):
     report = (run / "report.md").read_text()
     assert "recalign-t5-rec-only" in report and "| Pop" in report and "943" in report
     assert (run / "report.png").stat().st_size > 1000
+    assert "PARTIAL: 12 of 943 users" in report                 # evaluate.max_users rows are marked
+    assert list(run.glob("wandb/offline-run-*"))                 # the comparison went to wandb (offline)
     timings = json.loads((run / "timings.json").read_text())
     assert {"prepare", "generate", "train", "train-rec-only", "evaluate", "baseline-Pop"} <= set(timings)
     t5 = json.loads((run / "results" / "recalign-t5" / "metrics.json").read_text())

@@ -1,0 +1,59 @@
+"""Configs compose: the evaluate: section is evaluate()'s keywords; one -o and one --run-dir
+everywhere (old spellings hidden but working); verbs load lazily."""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from recalign.cli import main
+from recalign.eval.evaluate import evaluate
+from recalign.pipeline import EvaluateConfig, load_run_config
+
+WRITERS = [["data", "prepare"], ["generate"], ["train"], ["evaluate"], ["baseline"]]
+
+
+def test_evaluate_section_is_evaluates_signature():
+    params = inspect.signature(evaluate).parameters
+    defaults = EvaluateConfig()
+    for f in dataclasses.fields(EvaluateConfig):
+        assert f.name in params, f.name
+        if f.name != "tasks":   # None there = every evaluable task, listed here
+            want = params[f.name].default
+            got = getattr(defaults, f.name)
+            assert (list(got) if isinstance(got, (list, tuple)) else got) == (
+                list(want) if isinstance(want, (list, tuple)) else want), f.name
+
+
+@pytest.mark.parametrize("verb", WRITERS, ids=" ".join)
+def test_one_run_dir_and_one_override_flag(verb):
+    text = CliRunner().invoke(main, [*verb, "--help"]).output
+    assert "--run-dir RUN" in text and "-o, --override KEY=VALUE" in text
+    assert "--out" not in text and "--set" not in text and "--run " not in text
+
+
+def test_old_spellings_still_work(tmp_path, tiny_dir):
+    r = CliRunner().invoke(main, ["data", "prepare", "-d", str(tiny_dir), "--out", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["generate", "--out", str(tmp_path / "a"), "--tasks", "retrieval",
+                                  "--set", "seed=3", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert '"seed": 3' in (tmp_path / "a" / "text" / "manifest.json").read_text()
+
+
+def test_overrides_reach_typed_sections():
+    cfg = load_run_config("configs/ml100k-cpu.yaml", ["generate.seed=4", "evaluate.beam=5", "data.user_k=2"])
+    assert (cfg.generate.seed, cfg.evaluate.beam, cfg.data.user_k) == (4, 5, 2)
+    assert cfg.generate.tasks == ["retrieval", "ranking", "rating", "mim", "mlm", "bpr"]
+
+
+def test_help_and_data_verbs_do_not_import_torch():
+    code = ("import sys; from recalign.cli import main\n"
+            "try: main(['data', 'info', '--help'])\nexcept SystemExit: pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
