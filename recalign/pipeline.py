@@ -177,11 +177,13 @@ class Stages:
                              "this stage", path=self.run.root)
 
     def __call__(self, name: str, output: Path, fn: Callable[[], object], where: Path,
-                 inputs: dict | None = None, recorded: dict | None = None) -> None:
+                 inputs: dict | None = None, recorded: dict | None = None, resumes: Path | None = None) -> None:
         """Run ``fn`` unless ``output`` exists and was made from ``inputs``.
 
         ``recorded``: what the output itself records about its inputs (compared with ``inputs``
         directly); otherwise the stage marker's fingerprint is compared and rewritten after ``fn``.
+        ``resumes``: where ``fn`` picks up unfinished work (training's checkpoints); an unfinished
+        attempt from other inputs is refused rather than resumed.
         """
         if output.exists():
             if recorded is not None:
@@ -192,6 +194,13 @@ class Stages:
                 raise self.refuse(name, output, why)
             self.echo(f"[{name}] already done → {where}")
             return
+        if resumes is not None and resumes.exists():
+            why = self.run.stage_state(f"{name}.started", inputs or {}, self.run.stage_marker(f"{name}.started"),
+                                       check_output=False)
+            if why != "done":
+                raise self.refuse(name, resumes, why.replace("made", "started", 1))
+        elif resumes is not None:
+            self.run.mark_done(f"{name}.started", inputs or {}, resumes)
         self.save_config()
         self.echo(f"[{name}] running …")
         t0 = time.time()
@@ -276,7 +285,7 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
         stage(f"train{suffix}", vdir.train_info,
               lambda: train(tcfg, vdir.root, evaluate_fn=curve_evaluator(vdir.root, curve.users, curve.seed,
                                                                          curve.beam)), vdir.model,
-              inputs={"manifest": manifest_fp, "train": to_dict(tcfg)})
+              inputs={"manifest": manifest_fp, "train": to_dict(tcfg)}, resumes=vdir.checkpoints)
 
     from .eval.evaluate import evaluate  # lazy: torch
 

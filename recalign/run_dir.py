@@ -295,7 +295,7 @@ class RunDir:
     def stage_marker(self, stage: str) -> Path:
         return self.stages / f"{stage}.json"
 
-    def stage_state(self, stage: str, inputs: dict, output: Path) -> str:
+    def stage_state(self, stage: str, inputs: dict, output: Path, check_output: bool = True) -> str:
         """``"todo"`` (never finished), ``"done"`` (finished from these very ``inputs``, and ``output``
         is the file it wrote then) or a one-line reason why the finished output is stale."""
         marker = self.stage_marker(stage)
@@ -309,7 +309,7 @@ class RunDir:
             return "left with an unreadable completion marker"
         if old.get("fingerprint") != fingerprint(inputs):
             return "made from other inputs (" + changes(old.get("inputs", {}), inputs) + ")"
-        if old.get("output") != _file_fingerprint(output):
+        if check_output and old.get("output") != _file_fingerprint(output):
             return "rewritten since this stage made it (by another command)"
         return "done"
 

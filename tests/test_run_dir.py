@@ -125,3 +125,24 @@ def test_paths_have_one_spelling():
     run = RunDir("R")
     assert run.manifest_path == Path("R/text/manifest.json") and run.train_info == Path("R/model/recalign_train.json")
     assert run.metrics("BPR") == Path("R/results/BPR/metrics.json") and run.split_meta == Path("R/data/split.json")
+
+
+def test_unfinished_training_from_other_inputs_is_not_resumed(tmp_path):
+    run = RunDir(tmp_path / "run")
+    stage = Stages(run, RunConfig(run_dir=str(run.root)), lambda m: None)
+
+    def killed():
+        (run.checkpoints / "checkpoint-2").mkdir(parents=True)
+        raise KeyboardInterrupt
+
+    def finish():
+        run.model.mkdir(parents=True)
+        run.train_info.write_text("{}")
+
+    with pytest.raises(KeyboardInterrupt):
+        stage("train", run.train_info, killed, run.model, inputs={"train": {"lr": 1}}, resumes=run.checkpoints)
+    with pytest.raises(RecalignError, match=r"checkpoints was started from other inputs \(train.lr: 1 → 2\)"):
+        stage("train", run.train_info, finish, run.model, inputs={"train": {"lr": 2}}, resumes=run.checkpoints)
+    assert not run.train_info.exists()
+    stage("train", run.train_info, finish, run.model, inputs={"train": {"lr": 1}}, resumes=run.checkpoints)
+    assert run.stage_state("train", {"train": {"lr": 1}}, run.train_info) == "done"
