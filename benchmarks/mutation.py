@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,9 +41,9 @@ GROUPS: dict[str, tuple[list[str], list[str], bool]] = {
     "metrics-masking": (["recalign/eval/metrics.py", "recalign/tasks/retrieval.py"],
                         ["tests/test_metrics.py", "tests/test_guard_masking.py", "tests/test_evaluate.py"], False),
     "trie-decoding": (["recalign/eval/trie.py", "recalign/eval/decode.py"],
-                      ["tests/test_decode.py"], False),
+                      ["tests/test_decode.py", "tests/test_guard_trie_decoding.py"], False),
     "scoring": (["recalign/eval/scoring.py"],
-                ["tests/test_scoring.py"], False),
+                ["tests/test_scoring.py", "tests/test_decode.py"], False),
     # training runs: minutes per pass, so not in the default set (``-g resume``)
     "resume": (["recalign/t5_finetune/checkpoints.py"],
                ["tests/test_t5_train.py::test_resume_after_interrupt_reaches_the_same_end",
@@ -109,35 +110,74 @@ def stats(wd: Path) -> dict | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
-def survivors(group: str, wd: Path, show: bool) -> list[str]:
-    mutmut = Path(sys.executable).with_name("mutmut")
-    out = subprocess.run([str(mutmut), "results"], cwd=wd, capture_output=True, text=True).stdout
-    names = [line.split(":")[0].strip() for line in out.splitlines() if line.strip().endswith(": survived")]
-    if show:
-        for n in names:
-            print(subprocess.run([str(mutmut), "show", n], cwd=wd, capture_output=True, text=True).stdout)
-    return names
+# Reads mutmut's per-file results in the group's copy and prints each survivor's diff (one JSON per line).
+_DIFFS = """
+import json
+from mutmut.mutation.data import SourceFileMutationData
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+from mutmut.stats import status_by_exit_code
+from mutmut.utils.file_utils import walk_mutatable_files
+for path in walk_mutatable_files():
+    m = SourceFileMutationData(path=path)
+    m.load()
+    for k, v in m.exit_code_by_key.items():
+        if status_by_exit_code[v] == "survived":
+            print(json.dumps({"name": k, "diff": get_diff_for_mutant(k, path=path)}))
+"""
+
+# Survivor classes, first match wins, on the changed lines of the diff. A heuristic for the
+# report: "behaviour" is what needs a test or a reason; read any class with --survivors.
+CLASSES = [
+    ("progress bar / logging", ("tqdm(", "desc=", "unit=", "leave=", "log.", "logger.", "warnings.warn")),
+    ("error or note text", ("raise ", "Error(", "notes.append", "note(", "f\"", "why = ")),
+    ("dtype spelled out", ("dtype=",)),
+]
+
+
+def changed_lines(diff: str) -> list[str]:
+    return [x[1:].strip() for x in diff.splitlines()
+            if x[:1] in "+-" and not x.startswith(("+++", "---"))]
+
+
+def classify(diff: str) -> str:
+    lines = changed_lines(diff)
+    if all(x.startswith(('"', "f\"", "'", "f'")) for x in lines):   # a message's continuation line
+        return "error or note text"
+    for name, marks in CLASSES:
+        if any(m in x for x in lines for m in marks):
+            return name
+    return "behaviour"
+
+
+def survivors(wd: Path) -> list[dict]:
+    out = subprocess.run([sys.executable, "-c", _DIFFS], cwd=wd, capture_output=True, text=True).stdout
+    rows = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    for r in rows:
+        r["class"] = classify(r["diff"])
+    return rows
 
 
 def report(base: Path, groups: list[str]) -> str:
-    rows = ["| group | modules | mutants | killed | survived | no tests | timeout | score |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| group | modules | mutants | killed | timeout | survived | no tests | score | survivors: "
+            + " / ".join(c for c, _ in CLASSES) + " / behaviour |", "|---|---|---|---|---|---|---|---|---|"]
     tot = {"total": 0, "killed": 0, "survived": 0, "no_tests": 0, "timeout": 0}
     for g in groups:
         s = stats(work_dir(base, g))
         if not s:
-            rows.append(f"| {g} | {', '.join(Path(f).name for f in GROUPS[g][0])} | not run | | | | | |")
+            rows.append(f"| {g} | {', '.join(Path(f).name for f in GROUPS[g][0])} | not run | | | | | | |")
             continue
         tested = s["killed"] + s["survived"] + s["timeout"]
         for k in tot:
             tot[k] += s[k]
         score = (s["killed"] + s["timeout"]) / tested if tested else 0.0
+        by_class = Counter(r["class"] for r in survivors(work_dir(base, g)))
+        split = " / ".join(str(by_class[c]) for c in [c for c, _ in CLASSES] + ["behaviour"])
         rows.append(f"| {g} | {', '.join(Path(f).name for f in GROUPS[g][0])} | {s['total']} | {s['killed']} | "
-                    f"{s['survived']} | {s['no_tests']} | {s['timeout']} | {score:.1%} |")
+                    f"{s['timeout']} | {s['survived']} | {s['no_tests']} | {score:.1%} | {split} |")
     tested = tot["killed"] + tot["survived"] + tot["timeout"]
     if tested:
-        rows.append(f"| **all** | | {tot['total']} | {tot['killed']} | {tot['survived']} | {tot['no_tests']} | "
-                    f"{tot['timeout']} | **{(tot['killed'] + tot['timeout']) / tested:.1%}** |")
+        rows.append(f"| **all** | | {tot['total']} | {tot['killed']} | {tot['timeout']} | {tot['survived']} | "
+                    f"{tot['no_tests']} | **{(tot['killed'] + tot['timeout']) / tested:.1%}** | |")
     return "\n".join(rows)
 
 
@@ -162,8 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             rc |= run_group(g, work_dir(a.work, g), a.max_children, a.time_limit)
     if a.survivors:
         for g in groups:
-            names = survivors(g, work_dir(a.work, g), show=True)
-            print(f"== {g}: {len(names)} survived")
+            rows = survivors(work_dir(a.work, g))
+            for r in rows:
+                print(f"## {r['name']}  [{r['class']}]")
+                print("\n".join(changed_lines(r["diff"])))
+            print(f"== {g}: {len(rows)} survived")
     print(report(a.work, groups))
     return rc
 

@@ -76,5 +76,23 @@ def test_real_training_steps_through_deepspeed_on_cpu(tmp_path, stage):
     assert any(p.name.startswith("global_step") for p in ckpt.iterdir())      # a DeepSpeed checkpoint
     from recalign.t5_finetune import load_checkpoint
 
-    model, _ = load_checkpoint(run)
+    model, tok = load_checkpoint(run)
     assert model.config.d_model == 128
+    # the steps trained: weights moved from the seeded initial model and the train loss went down
+    import torch
+    from transformers import set_seed
+
+    from recalign.materialize import load_task_data
+    from recalign.t5_finetune import build_model
+
+    set_seed(0)                                     # train-tiny.yaml's seed, set before the model is built
+    init = build_model("t5-tiny", tok).eval()
+    moved = max((a.float() - b.float()).abs().max().item()
+                for a, b in zip(model.state_dict().values(), init.state_dict().values()))
+    assert moved > 1e-4
+    rows = [r for t in ("retrieval", "rating") for r in load_task_data(run, t, "train")]
+    enc = tok([r["input"] for r in rows], return_tensors="pt", padding=True, truncation=True, max_length=64)
+    lab = tok(text_target=[r["target"] for r in rows], return_tensors="pt", padding=True)["input_ids"]
+    lab[lab == tok.pad_token_id] = -100
+    with torch.no_grad():
+        assert model.eval()(**enc, labels=lab).loss.item() < init(**enc, labels=lab).loss.item()
