@@ -9,7 +9,8 @@ budget, on the same materialized text:
 
 ``ablation``: ``false`` (none), ``true`` (rec-only, as before), ``"full"`` (rec-only and each
 auxiliary task alone), or a list / comma string of arm names. ``seeds: N`` (N > 1) repeats
-every arm with training seeds ``train.seed + 0 … N-1``; result names then end in ``-seed<i>``.
+every arm with training seeds ``train.seed + 0 … N-1``; result names then end in ``-seed<i>``
+(``baseline_runs`` does the same for the RecBole baselines, ``baselines.seeds``).
 Seed 0 of the main arm trains in the run directory itself (``RUN/model``), every other model
 in ``RUN/ablation/<arm>[-seed<i>]``.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .baselines.table import COMMON
 from .errors import RecalignError, nearest
 from .tasks import TASKS
 
@@ -74,7 +76,8 @@ def plan(tasks: Sequence[str], ablation: Any = False, seeds: int = 1) -> list[Va
     rec = [t for t in tasks if t in TASKS.rec_names()]
     wanted = arms(ablation)
     if wanted and rec == tasks:
-        raise RecalignError("ablation needs auxiliary tasks (mim, mlm, bpr) in generate.tasks", field="ablation")
+        raise RecalignError(f"ablation needs auxiliary tasks ({', '.join(TASKS.aux_names())}) in generate.tasks",
+                            field="ablation")
     todo: list[tuple[str, list[str]]] = [("", tasks)]
     for a in wanted:
         extra = [] if a == "rec-only" else [a.split("+", 1)[1]]
@@ -90,3 +93,18 @@ def plan(tasks: Sequence[str], ablation: Any = False, seeds: int = 1) -> list[Va
             subdir = None if (arm == "" and s == 0) else name
             out.append(Variant(f"-{name}" if name else "", subdir, arm_tasks, s))
     return out
+
+
+def baseline_runs(model: str, overrides: dict | None, seeds: int = 1) -> list[tuple[str, dict | None]]:
+    """(result name, RecBole overrides) per run of a baseline: itself once, or ``<Model>-seed<i>``
+    with RecBole's ``seed`` = the configured seed + i.
+
+    >>> baseline_runs("BPR", {"epochs": 5}, 2)
+    [('BPR-seed0', {'epochs': 5, 'seed': 2020}), ('BPR-seed1', {'epochs': 5, 'seed': 2021})]
+    """
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise RecalignError(f"baseline seeds must be a positive integer, got {seeds!r}", field="baselines.seeds")
+    if seeds == 1:
+        return [(model, overrides)]
+    base = int((overrides or {}).get("seed", COMMON["seed"]))
+    return [(f"{model}-seed{i}", {**(overrides or {}), "seed": base + i}) for i in range(seeds)]

@@ -12,15 +12,22 @@ from .options import override_option
               help="Run YAML (e.g. configs/ml100k-cpu.yaml); defaults apply without one.")
 @click.option("--run-dir", default=None, metavar="RUN", type=click.Path(file_okay=False),
               help="Override the config's run_dir.")
-@click.option("--ablation/--no-ablation", default=None,
-              help="Also train the recommendation tasks alone under the same budget.")
+@click.option("--ablation", default=None, is_flag=False, flag_value="true", metavar="[full|ARMS]",
+              help="Also train ablation arms under the same budget: alone = rec-only; 'full' = rec-only, rec+mim, "
+                   "rec+mlm, rec+bpr; or a comma list of those arms.")
+@click.option("--no-ablation", is_flag=True, default=False, help="No ablation arms, whatever the config says.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Train and evaluate every seq2seq arm with N seeds (results <name>-seed<i>).")
+@click.option("--baseline-seeds", type=click.IntRange(min=1), default=None,
+              help="Run each RecBole baseline with N seeds (results <Model>-seed<i>).")
 @click.option("--report-to", type=click.Choice(["wandb", "none"]), default=None,
               help="wandb: log training and the comparison (offline without an API key or a reachable server); "
                    "none: no wandb at all, whatever the config's sections say.")
 @override_option("Config override, e.g. -o train.max_steps=100 or -o evaluate.max_users=200.")
-def run_cmd(config, run_dir, ablation, report_to, overrides) -> None:
+def run_cmd(config, run_dir, ablation, no_ablation, seeds, baseline_seeds, report_to, overrides) -> None:
     """Prepare → generate → train → evaluate → baselines → compare, resumable by stage. A stage
     whose output was made from other inputs or settings is refused (see README: resuming)."""
-    cfg = load_run_config(config, overrides, run_dir=run_dir, ablation=ablation,
+    cfg = load_run_config(config, overrides, run_dir=run_dir, ablation=False if no_ablation else ablation,
+                          seeds=seeds, baseline_seeds=baseline_seeds,
                           report_to=None if report_to is None else ([] if report_to == "none" else [report_to]))
     run(cfg, echo=click.echo)
