@@ -77,7 +77,7 @@ def check_source(run_dir: str | Path, dataset: str | Path) -> None:
         was, now = repr(meta.get("name")), f"{str(dataset)!r} (name {name!r})"
     if not same:
         raise RecalignError(f"{d} was prepared from {was}, not from the given {now}: use a new "
-                            f"run directory (--out), or re-run `recalign data prepare -d {dataset} --out "
+                            f"run directory (--run-dir), or re-run `recalign data prepare -d {dataset} --run-dir "
                             f"{run_dir}` to replace the prepared data", path=meta_path, field="dataset")
 
 
