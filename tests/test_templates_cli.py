@@ -52,3 +52,12 @@ def test_free_text_targets_are_not_held_to_an_item(tmp_path):
     """MIM's answer is free text (titles joined by '; '): no item check."""
     d, _ = _one_template(tmp_path, "mim", "Hidden: {{ target }}")
     assert CliRunner().invoke(main, ["templates", "validate", str(d)]).exit_code == 0
+
+
+def test_render_speaks_the_chosen_domain():
+    say = lambda d: CliRunner().invoke(main, ["templates", "render", "retrieval", "--n", "1", "--template",  # noqa: E731
+                                              "retrieval-seen-01", "--domain", d])
+    assert "I have recently watched " in say("movies").output
+    assert "I have recently bought " in say("products").output
+    bad = say("movi")
+    assert bad.exit_code == 1 and "Did you mean 'movies'" in bad.output and "Traceback" not in bad.output

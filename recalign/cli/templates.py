@@ -44,6 +44,10 @@ def template_header(task) -> str:
              f"# variables ({task.example_type.__name__}):"]
     for f in dataclasses.fields(task.example_type):
         lines.append(f"#   {f.name:<12} {str(f.type):<10} e.g. {getattr(ex, f.name)!r}"[:118])
+    lines += ["# items: every item a variable holds (history, candidates, item, target ...) is already written by",
+              "#   the run's item rule (generate: item_input title|id|id+title, item_target title|id, item_ids",
+              "#   atomic|text; tasks/items.py): 'Toy Story', '<item_7>', '<item_7> Toy Story' or 'item_7 Toy Story'.",
+              "#   Write \"the history\", never the form: one template serves every representation."]
     lines.append("# filters (besides Jinja's built-ins):")
     for name, fn in FILTERS.items():
         ps = inspect.signature(fn).parameters.values()
@@ -72,8 +76,10 @@ def show_cmd(task: str, templates_dir: str | None) -> None:
 @click.option("--split", "which", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
 @click.option("--template", "template_id", default=None, help="Render with this template id (default: each in turn).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--domain", default="generic", show_default=True,
+              help="Domain vocabulary ({{ domain.verb_past }} …): generic, movies, products, books, music.")
 @_tdir
-def render_cmd(task: str, n: int, dataset: str, which: str, template_id: str | None, seed: int,
+def render_cmd(task: str, n: int, dataset: str, which: str, template_id: str | None, seed: int, domain: str,
                templates_dir: str | None) -> None:
     """Render N real examples of TASK (from the first users of the dataset)."""
     t = TASKS.get(task)
@@ -84,7 +90,7 @@ def render_cmd(task: str, n: int, dataset: str, which: str, template_id: str | N
         if not temps:
             raise RecalignError(f"no template {template_id!r} for task {task!r}.{nearest(template_id, ids)}")
     split = leave_one_out(load_dataset(dataset))
-    cfg = GenerateConfig(seed=seed, progress=False)
+    cfg = GenerateConfig(seed=seed, progress=False, domain=domain)
     rows: list = []
     users = split.users
     for lo in range(0, len(users), 8):
