@@ -28,7 +28,7 @@ class EmbedConfig:
     learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate (preset from scratch: 1e-3; "
                                                                  "a pretrained checkpoint: ~2e-5)."})
     warmup_ratio: float = field(default=0.05, metadata={"help": "Linear warm-up share of the steps."})
-    max_seq_length: int = field(default=96, metadata={"help": "Tokens per query/item text."})
+    max_seq_length: int = field(default=128, metadata={"help": "Tokens per query/item text."})
     max_train_per_task: int = field(default=0, metadata={"help": "Cap on train queries per task (0 = all)."})
     vocab_size: int = field(default=4000, metadata={"help": "Preset: tokenizer vocabulary trained on the run's text."})
     instruction: bool = field(default=True, metadata={

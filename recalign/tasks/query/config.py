@@ -10,7 +10,7 @@ from ...errors import RecalignError
 @dataclass
 class QueryConfig:
     seed: int = field(default=0, metadata={"help": "Seed for positions, attribute samples, negatives, templates."})
-    history_len: int = field(default=20, metadata={"help": "Most recent titles shown in a user history query."})
+    history_len: int = field(default=10, metadata={"help": "Most recent titles shown in a user history query."})
     num_negatives: int = field(default=7, metadata={"help": "True negatives per query (paper: 7)."})
     train_per_user: int = field(default=3, metadata={
         "help": "User tasks (UH2I, US2I, UQ2I): train queries per user (the newest train positions)."})
