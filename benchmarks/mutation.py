@@ -157,27 +157,34 @@ def survivors(wd: Path) -> list[dict]:
     return rows
 
 
+def pending(s: dict) -> int:
+    """Mutants not tried yet (a run cut short by its time limit)."""
+    done = ("killed", "survived", "no_tests", "timeout", "skipped", "suspicious", "segfault",
+            "check_was_interrupted_by_user")
+    return s["total"] - sum(s.get(k, 0) for k in done)
+
+
 def report(base: Path, groups: list[str]) -> str:
-    rows = ["| group | modules | mutants | killed | timeout | survived | no tests | score | survivors: "
-            + " / ".join(c for c, _ in CLASSES) + " / behaviour |", "|---|---|---|---|---|---|---|---|---|"]
-    tot = {"total": 0, "killed": 0, "survived": 0, "no_tests": 0, "timeout": 0}
+    rows = ["| group | modules | mutants | killed | timeout | survived | no tests | not run yet | score | survivors: "
+            + " / ".join(c for c, _ in CLASSES) + " / behaviour |", "|---|---|---|---|---|---|---|---|---|---|"]
+    tot = {"total": 0, "killed": 0, "survived": 0, "no_tests": 0, "timeout": 0, "pending": 0}
     for g in groups:
         s = stats(work_dir(base, g))
         if not s:
-            rows.append(f"| {g} | {', '.join(Path(f).name for f in GROUPS[g][0])} | not run | | | | | | |")
+            rows.append(f"| {g} | {', '.join(Path(f).name for f in GROUPS[g][0])} | not run | | | | | | | |")
             continue
         tested = s["killed"] + s["survived"] + s["timeout"]
         for k in tot:
-            tot[k] += s[k]
+            tot[k] += pending(s) if k == "pending" else s[k]
         score = (s["killed"] + s["timeout"]) / tested if tested else 0.0
         by_class = Counter(r["class"] for r in survivors(work_dir(base, g)))
         split = " / ".join(str(by_class[c]) for c in [c for c, _ in CLASSES] + ["behaviour"])
         rows.append(f"| {g} | {', '.join(Path(f).name for f in GROUPS[g][0])} | {s['total']} | {s['killed']} | "
-                    f"{s['timeout']} | {s['survived']} | {s['no_tests']} | {score:.1%} | {split} |")
+                    f"{s['timeout']} | {s['survived']} | {s['no_tests']} | {pending(s)} | {score:.1%} | {split} |")
     tested = tot["killed"] + tot["survived"] + tot["timeout"]
     if tested:
         rows.append(f"| **all** | | {tot['total']} | {tot['killed']} | {tot['timeout']} | {tot['survived']} | "
-                    f"{tot['no_tests']} | **{(tot['killed'] + tot['timeout']) / tested:.1%}** | |")
+                    f"{tot['no_tests']} | {tot['pending']} | **{(tot['killed'] + tot['timeout']) / tested:.1%}** | |")
     return "\n".join(rows)
 
 
