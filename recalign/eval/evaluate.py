@@ -25,7 +25,6 @@ from types import ModuleType
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from ..atomic_io import write_jsonl
 from ..data import load_split, split_stats
@@ -37,6 +36,7 @@ from ..tasks import TASKS, EvalOptions
 from . import metrics as metric_fns
 from .decode import DEFAULT_BEAM, DEFAULT_LENGTH_PENALTY, constrained_beam_search
 from .rating import generate_answers
+from . import distributed
 from .report import PROTOCOL, write_result
 from .scoring import Scores, exact_rankings, score_titles, score_token_ids
 from .trie import TitleTrie, item_token_ids
@@ -173,7 +173,7 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
     if model is None or tokenizer is None:
         model, tokenizer = load_checkpoint(model_dir or run_dir)
     if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = distributed.local_device()
     model.to(device).eval()
     users = set(sp.users[:max_users]) if max_users else None
     out_dir = run_dir / "results" / name
@@ -190,7 +190,7 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
                           "users": "one example per user" + (f", first {max_users} users" if max_users else "")}
     options = EvalOptions(beam=beam, length_penalty=length_penalty, exact=exact, batch_size=batch_size,
                           progress=progress, ks=KS)
-    ctx = ModelContext(model, tokenizer, sp, options, out_dir, notes)
+    ctx = distributed.shard(ModelContext(model, tokenizer, sp, options, out_dir, notes))  # users split across ranks
     timings = {}
     for task in tasks:
         evaluator = TASKS.get(task).evaluator
@@ -222,5 +222,7 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
                           "rating": "greedy, max 8 new tokens; *_expected/*_argmax: every scale value scored",
                           "device": str(device), "wall_s": timings}
     result["notes"] = notes
+    if not distributed.is_main():
+        return result  # rank 0 writes the result (every rank holds the same gathered outputs)
     write_result(run_dir, name, result)
     return json.loads((out_dir / "metrics.json").read_text())
