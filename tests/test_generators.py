@@ -253,7 +253,7 @@ def test_cli_regenerate_keeps_run_consistent(tiny_dir, tmp_path):
     other = write_tiny(tmp_path / "other", "other")
     r = go("-d", str(other), "--tasks", "retrieval")
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert "was prepared from" in r.output and "use a new run directory (--out), or re-run `recalign data prepare" in r.output
+    assert "was prepared from" in r.output and "use a new run directory (--run-dir), or re-run `recalign data prepare" in r.output
     assert str(other) in r.output and str(tiny_dir) in r.output
     assert go("-d", str(tiny_dir), "--tasks", "retrieval").exit_code == 0  # the same dataset is fine
     # re-prepared data (another split): the old mim folder no longer matches and is removed

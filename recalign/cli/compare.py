@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from ..run_dir import RunDir
+
 
 @click.command("compare")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
@@ -24,10 +26,8 @@ def compare_cmd(run_dirs, out, reference, resamples, seed, level, use_wandb):
     arms against rec-only, mean ± std over seeds, and a bar chart."""
     from ..eval.report import compare
 
-    rep = compare(run_dirs, out, wandb=use_wandb, reference=reference, n_resamples=resamples, seed=seed,
-                  level=level)
+    with RunDir(out or run_dirs[0]).lock("compare"):     # the report is written there
+        rep = compare(run_dirs, out, wandb=use_wandb, reference=reference, n_resamples=resamples, seed=seed,
+                      level=level)
     click.echo(rep["markdown"])
     click.echo("wrote " + ", ".join(str(p) for p in rep["paths"].values()))
-
-
-commands = [compare_cmd]

@@ -18,7 +18,7 @@ from jinja2.exceptions import TemplateError
 from ..errors import RecalignError
 from .env import ENV
 
-SPLITS = ("seen", "unseen")
+TEMPLATE_SETS = ("seen", "unseen")   # a template is for training (seen) or only for testing (unseen)
 _PLAIN_VAR = re.compile(r"^\{\{-?\s*([A-Za-z_]\w*)\s*-?\}\}$")
 
 
