@@ -1,6 +1,8 @@
 """`recalign compare RUN_DIR...`."""
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from ..run_dir import RunDir
@@ -26,7 +28,8 @@ def compare_cmd(run_dirs, out, reference, resamples, seed, level, use_wandb):
     arms against rec-only, mean ± std over seeds, and a bar chart."""
     from ..eval.report import compare
 
-    with RunDir(out or run_dirs[0]).lock("compare"):     # the report is written there
+    target = RunDir(out or run_dirs[0])      # the report is written there: lock it if it exists
+    with target.lock("compare") if target.root.is_dir() else contextlib.nullcontext():
         rep = compare(run_dirs, out, wandb=use_wandb, reference=reference, n_resamples=resamples, seed=seed,
                       level=level)
     click.echo(rep["markdown"])
