@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -83,24 +84,34 @@ def prepare(group: str, wd: Path) -> None:
 
 def run_group(group: str, wd: Path, max_children: int, time_limit: float | None = None) -> int:
     """``mutmut run`` in the group's copy; after ``time_limit`` seconds it is interrupted like
-    Ctrl-C (finished mutants stay cached: the next run goes on from there)."""
+    SIGTERM (finished mutants stay cached: the next run goes on from there)."""
     prepare(group, wd)
     env = dict(os.environ, WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     mutmut = Path(sys.executable).with_name("mutmut")
-    proc = subprocess.Popen([str(mutmut), "run", "--max-children", str(max_children)], cwd=wd, env=env,
-                            start_new_session=True)
-    try:
-        rc = proc.wait(timeout=time_limit)
-    except subprocess.TimeoutExpired:
-        print(f"\n== {group}: time limit ({time_limit:.0f} s) reached, interrupting", flush=True)
-        os.killpg(proc.pid, signal.SIGINT)
+    t_end = time.monotonic() + (time_limit or float("inf"))
+    # mutmut keeps a cached verdict while a function is unchanged, even when tests were added:
+    # survivors are tried again by name, then the mutants not tried yet
+    again = [r["name"] for r in survivors(wd)] if (wd / "mutants").is_dir() else []
+    rc = 0
+    for names in ([again] if again else []) + [[]]:
+        left = t_end - time.monotonic()
+        if left <= 5:
+            print(f"\n== {group}: time limit ({time_limit:.0f} s) reached", flush=True)
+            break
+        proc = subprocess.Popen([str(mutmut), "run", "--max-children", str(max_children), *names], cwd=wd,
+                                env=env, start_new_session=True)
         try:
-            proc.wait(timeout=30)
+            rc |= proc.wait(timeout=None if left == float("inf") else left)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        rc = 0
+            print(f"\n== {group}: time limit ({time_limit:.0f} s) reached, interrupting", flush=True)
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            break
     subprocess.call([str(mutmut), "export-cicd-stats"], cwd=wd, env=env, stdout=subprocess.DEVNULL)
     return rc
 
