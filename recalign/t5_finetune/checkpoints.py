@@ -8,6 +8,8 @@ The marker also carries the training clock (``train_seconds``), which a resumed 
 
 Before resuming, incomplete folders are set aside as ``incomplete-checkpoint-N`` (a name the
 Trainer's checkpoint rotation does not see) with a warning, and the newest complete one is used.
+The Trainer rotates old checkpoints (``save_total_limit``) before the marker is written: keep
+the limit at 2 or more (the default) so that a complete checkpoint survives a kill at any moment.
 
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp())
