@@ -81,3 +81,6 @@ def test_invalid_yaml_config_names_file_and_line(tmp_path):
 def test_unknown_task(tmp_path):
     assert_one_line_error(run_cli("templates", "show", "retrival", cwd=tmp_path),
                           "unknown task 'retrival'", "Did you mean 'retrieval'")
+    res = run_cli("generate", "--run-dir", str(tmp_path / "run"), "--tasks", "retrieval,retrival", cwd=tmp_path)
+    assert_one_line_error(res, "unknown task 'retrival'", "Did you mean 'retrieval'")
+    assert not (tmp_path / "run" / "data").exists()           # rejected before ml-100k is prepared

@@ -55,6 +55,8 @@ def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: t
     t0 = time.perf_counter()
     run = RunDir(run_dir)
     names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else TASKS.names()
+    for n in names:
+        TASKS.get(n)   # an unknown task fails here, before any data is prepared
     with run.lock("generate"):
         ctx = click.get_current_context()
         if run.has_split() and ctx.get_parameter_source("dataset") is not click.core.ParameterSource.DEFAULT:
