@@ -30,6 +30,18 @@ def test_own_negatives_loss_known_value_and_temperature():
     assert float(own_negatives_loss(q[:1], [pos[:1], neg[:1]], 0.01)) < 1e-6   # sharp and right
 
 
+def test_in_batch_negatives_switch():
+    from recalign.embed.loss import HardNegativeLoss
+
+    q = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    pos = torch.tensor([[0.8, 0.6], [0.6, 0.8]])
+    neg = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    own = HardNegativeLoss(None, 0.1).compute_loss_from_embeddings([q, pos, neg], None)
+    both = HardNegativeLoss(None, 0.1, in_batch=True).compute_loss_from_embeddings([q, pos, neg], None)
+    assert float(own) == pytest.approx(float(own_negatives_loss(q, [pos, neg], 0.1)))
+    assert float(both) > float(own)            # the other query's positive and negative join the softmax
+
+
 class _Fixed:
     """An encoder stand-in with fixed vectors per text (ranking and masking are the real code)."""
 
@@ -87,5 +99,13 @@ def test_train_embedder_cli_end_to_end(tmp_path):
     assert zero["training"]["stopped_by"] == "no_training" and trained["training"]["steps"] == 6
     assert trained["query"]["uh2i"]["seen"] != zero["query"]["uh2i"]["seen"] or \
         trained["query"]["fa2i"]["seen"] != zero["query"]["fa2i"]["seen"]   # training changed the model
+    again = CliRunner().invoke(main, [*args, "--eval-only", "--no-zero-shot", "--name", "again"])
+    assert again.exit_code == 0, again.output
+    def scores(r: dict) -> dict:   # everything but the timings
+        return {t: {s: {k: v for k, v in m.items() if k != "queries_per_s"} for s, m in x.items()}
+                for t, x in r["query"].items()}
+    assert scores(json.loads((run / "results" / "again" / "metrics.json").read_text())) == scores(trained)
+    nope = CliRunner().invoke(main, ["train-embedder", "--run-dir", str(run), "--eval-only", "-o", "model=./nope"])
+    assert nope.exit_code != 0 and "./nope" in nope.output and len(nope.output.strip().splitlines()) == 1
     bad = CliRunner().invoke(main, ["train-embedder", "--run-dir", str(run), "-o", "temperature=0"])
     assert bad.exit_code != 0 and "temperature" in bad.output and "Traceback" not in bad.output

@@ -19,11 +19,12 @@ from .options import override_option, run_dir_option
 @click.option("--zero-shot/--no-zero-shot", default=True, show_default=True,
               help="Also evaluate the untrained encoder (the zero-shot row).")
 @click.option("--eval/--no-eval", "evaluate", default=True, show_default=True, help="Evaluate after training.")
+@click.option("--eval-only", is_flag=True, help="Skip training: evaluate RUN/embed/model (query data regenerated).")
 @click.option("--name", default=None, help="Result name (default: embed-<model>).")
-def train_embedder_cmd(run_dir, dataset, config_file, overrides, zero_shot, evaluate, name):
+def train_embedder_cmd(run_dir, dataset, config_file, overrides, zero_shot, evaluate, eval_only, name):
     """Train (and evaluate) a dense retriever on the query tasks (UH2I … UQ2I)."""
     from ..embed.config import EmbedConfig  # the embed stack imports torch: loaded only when run
-    from ..embed.data import embed_dir
+    from ..embed.data import embed_dir, generate_queries
     from ..embed.report import write_query_report
     from ..embed.evaluate import evaluate_embedder
     from ..embed.train import train_embedder
@@ -35,8 +36,11 @@ def train_embedder_cmd(run_dir, dataset, config_file, overrides, zero_shot, eval
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
     with run.lock("train-embedder"):
         run.ensure_split(dataset, echo=echo)
-        train_embedder(run, cfg, log=echo)
-        if evaluate:
+        if eval_only:
+            generate_queries(run.split(), run, cfg.tasks, cfg.query)
+        else:
+            train_embedder(run, cfg, log=echo)
+        if evaluate or eval_only:
             names = []
             if zero_shot:
                 names.append(evaluate_embedder(run, cfg, zero_shot=True, name=name and f"{name}-zero-shot",

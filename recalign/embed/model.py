@@ -48,8 +48,11 @@ def load_embedder(name_or_path: str | Path, max_seq_length: int = 96, seed: int 
     p = Path(name_or_path)
     if (p / "modules.json").is_file():
         return SentenceTransformer(str(p), device="cpu" if not torch.cuda.is_available() else None)
-    if not p.exists() and (str(name_or_path).startswith((".", "/", "~")) or str(name_or_path) in PRESETS):
-        raise RecalignError(f"no model at {str(name_or_path)!r}", field="model")
+    name = str(name_or_path)
+    if not p.exists() and (name.startswith((".", "/", "~", "embed-")) or name.count("/") > 1):
+        # a local path (or a preset never built): fail now instead of waiting on Hub retries
+        raise RecalignError(f"no model at {name!r} (presets: {', '.join(PRESETS)}; or an HF encoder path/hub name)",
+                            field="model")
     torch.manual_seed(seed)
     try:
         enc = Transformer(str(name_or_path), max_seq_length=max_seq_length)
