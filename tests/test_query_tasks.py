@@ -156,6 +156,22 @@ def test_catalogue_amazon_fields_and_conditions():
     assert Condition("price", "lt", 10.0).text() == "price under 10"
 
 
+def test_vague_conditions_on_amazon_fields_hold_for_the_item():
+    from recalign.tasks.query.builders import vague_conditions
+
+    rng = random.Random(3)
+    items = {f"p{i}": Item(f"p{i}", f"P{i}", fields={"brand": f"B{i % 3}", "categories": "Home, Kitchen" if i % 2 else "Toys",
+                                                   "price": f"{1.5 * i + 0.99:.2f}"}) for i in range(30)}
+    cat = Catalogue.from_items(items)
+    seen_ops = set()
+    for i in items:
+        for _ in range(5):
+            conds = vague_conditions(cat, i, rng, 3)
+            assert conds and holds_all(conds, cat.attrs[i])
+            seen_ops |= {(c.field, c.op) for c in conds}
+    assert {("price", "lt"), ("price", "gt"), ("categories", "has")} <= seen_ops
+
+
 def test_rule_writer():
     w = RuleWriter()
     assert w.describe([Condition("genres", "has", "Drama"), Condition("year", "gt", 1990.0)]) == \
