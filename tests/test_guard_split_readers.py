@@ -90,3 +90,28 @@ def test_directory_without_exactly_one_inter_file(tmp_path):
     (tmp_path / "none").mkdir()
     with pytest.raises(RecalignError, match="found none"):
         load_dataset(tmp_path / "none")
+
+
+def test_item_file_without_title_column_keeps_unknown_fields(tmp_path):
+    items = "item_id:token\tdirector:token_seq\ni1\tPixar  Studio\n"
+    ds = load_dataset(_write(tmp_path / "d", INTER, items, name="z"))
+    assert (ds.items["i1"].title, ds.items["i1"].fields) == ("i1", {"director": "Pixar  Studio"})
+    assert ds.notes[0].startswith("3 of 3 items have no title (no title field or an empty title")
+
+
+@pytest.mark.parametrize("inter, field", [
+    ("user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\tnan\n", "timestamp"),
+    (f"user_id:token\titem_id:token\ttimestamp:float\n{'u' * 201}\ti1\t1\n", "user"),
+    (f"user_id:token\titem_id:token\ttimestamp:float\nu1\t{'i' * 201}\t1\n", "item"),
+])
+def test_bad_interaction_cells_name_the_field(tmp_path, inter, field):
+    with pytest.raises(RecalignError, match=f"line 2, field '{field}'"):
+        load_dataset(_write(tmp_path / "d", inter, None, name="z"))
+
+
+def test_item_file_needs_an_item_column(tmp_path):
+    with pytest.raises(RecalignError, match="z.item"):
+        load_dataset(_write(tmp_path / "d", INTER, "title:token_seq\nToy Story\n", name="z"))
+    long_item = f"item_id:token\ttitle:token_seq\n{'i' * 201}\tToy Story\n"
+    with pytest.raises(RecalignError, match="line 2, field 'item'"):
+        load_dataset(_write(tmp_path / "e", INTER, long_item, name="z"))
