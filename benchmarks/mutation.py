@@ -83,7 +83,7 @@ def prepare(group: str, wd: Path) -> None:
 
 
 def run_group(group: str, wd: Path, max_children: int, time_limit: float | None = None) -> int:
-    """``mutmut run`` in the group's copy; after ``time_limit`` seconds it is interrupted like
+    """``mutmut run`` in the group's copy; after ``time_limit`` seconds it is stopped with
     SIGTERM (finished mutants stay cached: the next run goes on from there)."""
     prepare(group, wd)
     env = dict(os.environ, WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",

@@ -18,10 +18,12 @@ can get fewer than ``beam`` ranked items, and the items after the last beam are
 simply not ranked. Top-K metrics with ``K <= beam`` are therefore exact for what
 the search found; items beyond the beam count as misses.
 
->>> ranked = constrained_beam_search(model, tok, ["user history ..."], trie,   # doctest: +SKIP
-...                                  [trie.exclusion(history)], beam=20)
->>> ranked[0][:2]                                                            # doctest: +SKIP
-[('i42', -3.1), ('i7', -3.9)]
+Example (a trained model and its tokenizer; see tests/test_decode.py for a runnable one)::
+
+    trie = TitleTrie.from_titles(titles, tok)
+    ranked = constrained_beam_search(model, tok, ["user history ..."], trie,
+                                     [trie.exclusion(history)], beam=20)
+    ranked[0][:2]   # [('i42', -3.1), ('i7', -3.9)]: (item id, log-likelihood), best first
 """
 from __future__ import annotations
 

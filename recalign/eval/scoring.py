@@ -13,9 +13,10 @@ Two uses:
 Each input is encoded once; its candidates are decoded in batches of
 ``pair_batch_size`` (input, title) pairs that reuse the encoder states.
 
->>> s = score_token_ids(model, tok, ["user text"], [[[71, 3], [8, 9, 4]]])   # doctest: +SKIP
->>> s[0].logp, s[0].n_tokens     # sums of log-probs and token counts (EOS included)  # doctest: +SKIP
-(array([-4.2, -7.9]), array([3, 4]))
+Example (a model and its tokenizer; tests/test_scoring.py checks it against a forward pass)::
+
+    s = score_token_ids(model, tok, ["user text"], [[[71, 3], [8, 9, 4]]])
+    s[0].logp, s[0].n_tokens   # (array([-4.2, -7.9]), array([3, 4])): log-prob sums, tokens with EOS
 """
 from __future__ import annotations
 
