@@ -5,9 +5,10 @@ Code that decides by model reads this module's names at call time (``table.MODEL
 ``add_model`` (what an edit of the tuples below does, at run time: tests, notebooks) is seen
 everywhere but in the CLI's choices, fixed at import.
 
->>> add_model("ItemKNN", defaults={"k": 50}); "ItemKNN" in MODELS and "ItemKNN" in GENERAL
+>>> from recalign.baselines import table
+>>> table.add_model("ItemKNN", defaults={"k": 50}); "ItemKNN" in table.MODELS and "ItemKNN" in table.GENERAL
 True
->>> remove_model("ItemKNN"); "ItemKNN" in MODELS
+>>> table.remove_model("ItemKNN"); "ItemKNN" in table.MODELS
 False
 """
 from __future__ import annotations
