@@ -164,7 +164,7 @@ def test_rows_on_fewer_users_are_marked_and_not_paired(tmp_path):
     ev = _ev(run)
     assert ev["differences"]["t5-first50"]["retrieval"] == "not paired: 50 vs 100 users"
     assert ev["partial"] == {"t5-first50": {"users": 50, "of": 100}}
-    assert "| t5-first50 | BPR | retrieval | not paired: 50 vs 100 users |" in rep["markdown"]
+    assert "| t5-first50 | BPR | retrieval | not paired: 50 vs 100 users | | |" in rep["markdown"]
 
 
 def test_ablation_arms_vs_rec_only_and_seed_spread(tmp_path):

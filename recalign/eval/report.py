@@ -298,8 +298,14 @@ def differences_markdown(ev: Evidence) -> str:
     metrics; all metrics are in report.json), and mean ± std over seeds."""
     head = ["| model | vs | metric | Δ [95% interval] | p | significant |", "|---|---|---|---|---|---|"]
     out: list[str] = []
-    lines = [x for model, secs in ev.differences.items() for sec, res in secs.items()
-             for x in _diff_lines(model, ev.references[sec], sec, res, key_metrics(sec))]
+    lines, unpaired = [], {}
+    for model, secs in ev.differences.items():
+        for sec, res in secs.items():
+            if isinstance(res, str):       # one line per model and reason, not one per task
+                unpaired.setdefault((model, ev.references[sec], res), []).append(sec)
+            else:
+                lines += _diff_lines(model, ev.references[sec], sec, res, key_metrics(sec))
+    lines += [f"| {m} | {ref} | {', '.join(secs)} | {why} | | |" for (m, ref, why), secs in unpaired.items()]
     if lines:
         out += ["### Paired differences vs the reference (same users)", "", *head, *lines, ""]
     lines = [x for pr in ev.pairs
