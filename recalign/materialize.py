@@ -9,9 +9,14 @@ Splits: ``train`` (each example with one seeded random *seen* template), ``valid
 Columns (every task, every row): input, target, _task, _template_id, _template_split,
 user, target_item, candidates, history, rating (see ``FEATURES``).
 
->>> manifest = generate(split, ["retrieval"], "runs/x")                 # doctest: +SKIP
->>> load_task_data("runs/x", "retrieval", "test")[0]["target"]          # doctest: +SKIP
-'Star Wars'
+>>> import tempfile
+>>> from recalign.data import leave_one_out, load_dataset
+>>> from recalign.tasks import GenerateConfig
+>>> split, run = leave_one_out(load_dataset("ml-100k")), tempfile.mkdtemp()
+>>> generate(split, ["retrieval"], run, GenerateConfig(progress=False), users=split.users[:3])["counts"]
+{'retrieval': {'train': 408, 'valid': 3, 'test': 3, 'valid_unseen': 3, 'test_unseen': 3}}
+>>> load_task_data(run, "retrieval", "test")[0]["target"]
+'Starship Troopers'
 """
 from __future__ import annotations
 

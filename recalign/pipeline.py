@@ -19,8 +19,11 @@ adds rec + each auxiliary task alone, and ``seeds: N`` repeats every arm with N 
 (``recalign.variants``; ``baselines.seeds`` likewise for the RecBole baselines).
 
 >>> from recalign.pipeline import load_run_config, run
->>> cfg = load_run_config("configs/ml100k-cpu.yaml", overrides=["train.max_steps=50"])  # doctest: +SKIP
->>> run(cfg)                                                                            # doctest: +SKIP
+>>> cfg = load_run_config(None, overrides=["train.max_steps=50"])   # or a YAML: configs/ml100k-cpu.yaml
+>>> cfg.train
+{'max_steps': 50}
+
+``run(cfg)`` then runs every stage not already done (minutes on a CPU).
 """
 from __future__ import annotations
 

@@ -95,6 +95,9 @@ def test_train_embedder_cli_end_to_end(tmp_path):
         fa = r["query"]["fa2i"]["unseen"]
         assert fa["queries"] == 10 and 0 <= fa["coverage@10"] <= 1 and 0 <= fa["hit@10"] <= 1
         assert r["query"]["uh2i"]["seen"]["hit@10"] == r["retrieval"]["recall@10"]
+        bt = r["query"]["nm2i"]["unseen"]["by_template"]
+        assert all(t.startswith("nm2i-unseen-") for t in bt) and sum(x["queries"] for x in bt.values()) == 10
+        assert sum(x["hit@10"] * x["queries"] for x in bt.values()) == pytest.approx(10 * r["query"]["nm2i"]["unseen"]["hit@10"])
     assert "| fa2i | unseen | embed-embed-tiny-zero-shot |" in res.output
     assert zero["training"]["stopped_by"] == "no_training" and trained["training"]["steps"] == 6
     assert trained["query"]["uh2i"]["seen"] != zero["query"]["uh2i"]["seen"] or \

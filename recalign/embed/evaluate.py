@@ -63,6 +63,10 @@ def evaluate_task(model, index: ItemIndex, cat: Catalogue, run: RunDir, task: st
     out = {f"hit@{k}": m[f"recall@{k}"] for k in KS}
     out.update({"ndcg@10": m["ndcg@10"], "mrr@10": m["mrr@10"], "queries": len(ds),
                 "queries_per_s": round(len(ds) / enc_s, 1) if enc_s else None})
+    by: dict[str, list[float]] = {}   # Hit@10 per template: which wording the model cannot read
+    for tid, pos, r in zip(ds["_template_id"], ds["positive_id"], ranked):
+        by.setdefault(tid, []).append(float(pos in r[:10]))
+    out["by_template"] = {t: {"hit@10": sum(v) / len(v), "queries": len(v)} for t, v in sorted(by.items())}
     if task in COVERAGE_TASKS:
         conds = [conditions_from_json(c) for c in ds["conditions"]]
         out.update({f"coverage@{k}": coverage(ranked, conds, cat, k) for k in COVERAGE_KS})
