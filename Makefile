@@ -45,9 +45,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py
 
 # Mutation testing (mutmut) of the core modules, one group at a time in a scratch copy
-# (~/.cache/recalign/mutation); reruns only try new mutants. Not part of CI. One group:
+# (~/.cache/recalign/mutation), at most 5 minutes per group; a rerun retries the survivors and
+# goes on with the mutants not tried yet. Not part of CI. One group:
 # make mutation MUTATION_ARGS="-g metrics-masking"; figures: benchmarks/RESULTS.md.
-MUTATION_ARGS ?=
+MUTATION_ARGS ?= --time-limit 300
 mutation: $(STAMP)
 	$(BIN)/python benchmarks/mutation.py $(MUTATION_ARGS)
 
