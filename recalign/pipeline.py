@@ -246,6 +246,14 @@ def recorded_generate(run: RunDir, tasks: list[str]) -> dict:
             "templates_fingerprint": {t: (m.get("templates_fingerprint") or {}).get(t) for t in tasks}}
 
 
+def train_inputs(run: RunDir, tcfg: TrainConfig) -> dict:
+    """What a trained model is made from: the generated text (its manifest) and the training settings
+    (where the logs go and how the work is spread — ``report_to``, ``deepspeed`` — do not count).
+    ``recalign train`` given a run config records the same, so ``run`` takes its model as done."""
+    settings = {k: v for k, v in to_dict(tcfg).items() if k not in ("report_to", "deepspeed")}
+    return {"manifest": file_fingerprint(run.manifest_path), "train": settings}
+
+
 def file_fingerprint(path: Path) -> str:
     return fingerprint(path.read_text(encoding="utf-8")) if path.is_file() else "<missing>"
 
@@ -288,7 +296,7 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
         stage(f"train{suffix}", vdir.train_info,
               lambda: train(tcfg, vdir.root, evaluate_fn=curve_evaluator(vdir.root, curve.users, curve.seed,
                                                                          curve.beam)), vdir.model,
-              inputs={"manifest": manifest_fp, "train": to_dict(tcfg)}, resumes=vdir.checkpoints)
+              inputs=train_inputs(run_dir, tcfg), resumes=vdir.checkpoints)
 
     from .eval.evaluate import evaluate  # lazy: torch
 

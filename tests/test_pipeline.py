@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -57,3 +58,13 @@ def test_run_end_to_end_and_resume(tmp_path):
         assert r3.exit_code == 1 and stage in r3.output and change in r3.output, (override, r3.output[-2000:])
         assert r3.output.strip().splitlines()[-1].startswith("Error: "), r3.output[-2000:]
     assert (run / "run_config.yaml").read_text() == config
+    # the multi-GPU recipe: `recalign train` with the run config, then `run` takes that model as its train
+    shutil.rmtree(run / "model")
+    targs = ["train", "--config", "configs/ml100k-cpu.yaml", "--run-dir", str(run)]
+    for o in OVERRIDES:
+        targs += ["-o", o[len("train."):]] if o.startswith("train.") else []
+    r4 = CliRunner().invoke(main, targs)
+    assert r4.exit_code == 0, r4.output[-3000:]
+    r5 = CliRunner().invoke(main, args)
+    assert "[train] already done" in r5.output, r5.output[-3000:]
+    assert r5.exit_code == 1 and "[evaluate]" in r5.output and "model:" in r5.output   # results of the old model

@@ -6,6 +6,7 @@ import os
 import click
 
 from ..config import from_dict, read_yaml
+from ..pipeline import load_run_config, train_config, train_inputs
 from ..run_dir import RunDir
 from ..t5_finetune import TrainConfig, read_train_info, train
 from .options import override_option, run_dir_option
@@ -28,7 +29,8 @@ def train_cmd(config_path: str, run_dir: str, overrides: tuple[str, ...], deepsp
     if local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(local_rank))
     data = read_yaml(config_path)
-    data = data.get("train", data) if isinstance(data.get("train"), dict) else data
+    run_config = isinstance(data.get("train"), dict)
+    data = data.get("train", data) if run_config else data
     extra = list(overrides)
     if deepspeed:
         extra.append(f"deepspeed={deepspeed}")
@@ -37,11 +39,20 @@ def train_cmd(config_path: str, run_dir: str, overrides: tuple[str, ...], deepsp
     cfg = from_dict(TrainConfig, data, overrides=extra)
     from ..eval.curves import curve_evaluator  # lazy: torch
 
-    with RunDir(run_dir).lock("train"):
+    run = RunDir(run_dir)
+    with run.lock("train"):
         c = cfg.curve                         # learning curve: RUN/logs/curve.jsonl
         out = train(cfg, run_dir, evaluate_fn=curve_evaluator(run_dir, c.users, c.seed, c.beam))
+        if run_config and int(os.environ.get("RANK", "0") or 0) == 0:
+            # the run config's train stage is done: `recalign run -c CONFIG` takes this model as its own
+            inputs = train_inputs(run, train_config(load_run_config(config_path, [f"train.{o}" for o in extra])))
+            run.mark_done("train", inputs, run.train_info)
     info = read_train_info(out)
     if info:
         why = " (stopped by the time budget)" if info.get("stopped_by_budget") else ""
         click.echo(f"trained {info['model']} for {info['global_step']}/{info['max_steps']} steps{why}; "
                    f"best valid loss {info['best_metric']}; saved {out}")
+        if info.get("sources_at_max_length"):
+            click.echo(f"note: {info['sources_at_max_length']:,} training inputs reach max_source_length "
+                       f"({cfg.max_source_length} tokens) and may be cut: set generate.max_source_tokens "
+                       "(with a tokenizer) so that generate fits them", err=True)
