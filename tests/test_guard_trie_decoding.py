@@ -20,6 +20,8 @@ def test_trie_collisions_remaining_and_empty():
     assert t.collisions == 2 and t.max_len == 4 and len(t) == 4
     assert t.items_at([5, 6, 1]) == ["a", "b", "c"]                       # insertion order
     assert t.remaining() == 4 and t.remaining(t.exclusion(["a", "d"])) == 2
+    assert t.remaining(t.exclusion([])) == 4 == t.remaining(t.exclusion(["not-an-item"]))
+    assert t.allowed([99]) == [] and t.items_at([99, 1]) == [] and t.allowed([8, 9, 9]) == [1]
     assert t.remaining(t.exclusion(["a", "b", "c"])) == 1 and t.allowed([], t.exclusion(["a", "b", "c"])) == [8]
     with pytest.raises(RecalignError, match="cannot build a title trie over an empty catalogue"):
         TitleTrie({}, eos_token_id=1)
