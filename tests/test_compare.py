@@ -217,3 +217,15 @@ def test_learning_curves_plotted_beside_the_comparison(tmp_path):
     assert [p["step"] for p in curve_points(results)["t5"]] == [10, 20, 30]
     assert baseline_valid_ndcg([{"model": "SASRec", "kind": "baseline", "valid_retrieval": {"ndcg@10": 0.04}}]) \
         == {"SASRec": 0.04}
+
+
+def test_two_runs_of_the_same_model_are_told_apart(tmp_path):
+    for run, hits in (("a", [1] * 30 + [0] * 70), ("b", [1] * 70 + [0] * 30)):
+        _hits("BPR", [1] * 50 + [0] * 50, tmp_path / run, kind="baseline")
+        _hits("t5", hits, tmp_path / run)
+        _hits("t5-rec-only", [1] * 30 + [0] * 70, tmp_path / run)
+    rep = compare([tmp_path / "a", tmp_path / "b"], out_dir=tmp_path / "o")
+    names = [r[0] for r in rep["rows"]]
+    assert set(names) == {"a/BPR", "b/BPR", "a/t5", "b/t5", "a/t5-rec-only", "b/t5-rec-only"}
+    pairs = {p["model"]: p["result"]["recall@10"]["value"] for p in _ev(tmp_path / "o")["ablation_pairs"]}
+    assert pairs == {"a/t5": 0.0, "b/t5": pytest.approx(0.4)}   # each run's arm against its own rec-only

@@ -118,6 +118,24 @@ def load_results(run_dirs) -> list[dict]:
     return found
 
 
+def unique_names(results: list[dict]) -> list[dict]:
+    """Results of several run directories that share a model name (two runs of ``recalign-t5``)
+    are named ``<run dir>/<model>``, every row of the comparison then; one model name twice
+    in the same place is an error."""
+    names = [r["model"] for r in results]
+    if len(set(names)) == len(names):
+        return results
+    out = [{**r, "model": f"{Path(r['_path']).parents[2].name}/{r['model']}"} if r.get("_path") else r
+           for r in results]
+    seen: dict[str, str] = {}
+    for r in out:
+        if r["model"] in seen:
+            raise RecalignError(f"two results are named {r['model']!r}: {seen[r['model']]} and {r.get('_path')}; "
+                                "compare run directories with different names")
+        seen[r["model"]] = r.get("_path", "")
+    return out
+
+
 def _split_key(r: dict):
     if r.get("split_fingerprint"):
         return ("fingerprint", r["split_fingerprint"], r.get("split", "test"))
@@ -427,7 +445,7 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
     compared with (default: the best baseline). Returns {"markdown", "header", "rows", "paths",
     "evidence"}."""
     run_dirs = [Path(p) for p in run_dirs]
-    results = load_results(run_dirs)
+    results = unique_names(load_results(run_dirs))
     check_same_split(results)
     rows = expand_unseen(results)
     ev = gather(rows, reference, n_resamples=n_resamples, seed=seed, level=level)
