@@ -31,7 +31,6 @@ on descending score. Deterministic, and the same for every model.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
