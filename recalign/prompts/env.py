@@ -255,13 +255,14 @@ class BoundedTemplate(JinjaTemplate):
         budget = Budget(limits)
         prev = push(budget)
         try:
-            out, n = [], 0
-            for chunk in self.root_render_func(ctx):
+            out, n, cap = [], 0, limits.max_output
+            append = out.append
+            for chunk in self.root_render_func(ctx):  # streamed: stops as soon as the output is too long
                 n += len(chunk)
-                if n > limits.max_output:
-                    raise TemplateLimitError(f"output longer than {limits.max_output:,} characters")
-                budget.check_time()
-                out.append(chunk)
+                if n > cap:
+                    raise TemplateLimitError(f"output longer than {cap:,} characters")
+                append(chunk)
+            budget.check_time()  # (inside loops, macros and calls the clock is read as they step)
             return "".join(out)
         except Exception:
             self.environment.handle_exception()

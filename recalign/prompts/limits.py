@@ -126,7 +126,7 @@ class Budget:
         if self.steps > self.limits.max_steps:
             raise TemplateLimitError(f"more than {self.limits.max_steps:,} steps (loop iterations, calls, "
                                      "operators) in one render")
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.steps & 15 == 0 and self.deadline is not None and time.monotonic() > self.deadline:
             self.over_time()
 
     def over_time(self) -> None:
@@ -144,6 +144,8 @@ class Budget:
         if n > self.limits.max_size:
             raise TemplateLimitError(f"{what} larger than {self.limits.max_size:,} characters/items")
         self.total += n
+        if n > 10_000:  # a big value took real time to build: look at the clock now
+            self.check_time()
         if self.total > self.limits.max_total:
             raise TemplateLimitError(f"the render built more than {self.limits.max_total:,} characters/items "
                                      "in all")
