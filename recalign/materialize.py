@@ -26,7 +26,7 @@ import json
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import datasets
 import pyarrow as pa
@@ -38,6 +38,8 @@ from .errors import RecalignError, nearest
 from .prompts import Template
 from .run_dir import RunDir, fingerprint
 from .tasks import TASKS, GenerateConfig, Meta, load_templates
+from .tasks.fit import SourceFit, load_counter
+from .tasks.items import ItemWriter
 from .tasks.sampling import cap_rows, task_rng
 
 TEXT_SPLITS = ("train", "valid", "test", "valid_unseen", "test_unseen")
@@ -52,8 +54,10 @@ _SCHEMA = FEATURES.arrow_schema
 
 
 def render_rows(rows: Sequence[tuple[object, Meta]], templates: list[Template], task: str,
-                rnd) -> dict[str, list]:
-    """Render every example with a seeded random template of ``templates`` → columns."""
+                rnd, fit: SourceFit | None = None) -> dict[str, list]:
+    """Render every example with a seeded random template of ``templates`` → columns. With
+    ``fit``, an input over the source budget is re-rendered without its oldest history items
+    (``tasks/fit.py``; ``Meta.history`` still lists every item the example was built from)."""
     if not templates:
         raise RecalignError(f"task {task!r} has no templates for this split")
     fns = [t.compile() for t in templates]
@@ -64,7 +68,11 @@ def render_rows(rows: Sequence[tuple[object, Meta]], templates: list[Template], 
         ctx = vars(ex)
         fin, ftg = fns[c]
         try:
-            inputs.append(fin(ctx).strip())
+            inp = fin(ctx).strip()
+            if fit is not None and not fit.fits(inp):
+                ex, inp, _ = fit.shorten(ex, lambda e, f=fin: f(vars(e)).strip())
+                ctx = vars(ex)
+            inputs.append(inp)
             targets.append(ftg(ctx).strip())
         except Exception:  # noqa: BLE001 — re-render to get the error with file/id/line
             templates[c].render(ex)
@@ -131,8 +139,12 @@ def split_templates(templates: list[Template], task: str) -> dict[str, list[Temp
 
 
 def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Template],
-               users: Iterable[str] | None = None) -> dict[str, datasets.Dataset]:
-    """All five splits of one task, in memory."""
+               users: Iterable[str] | None = None, count: Callable[[str], int] | None = None,
+               fitted: dict | None = None) -> dict[str, datasets.Dataset]:
+    """All five splits of one task, in memory. With ``count`` (a token counter) and
+    ``cfg.max_source_tokens``, inputs are fitted to the budget; ``fitted[split]`` gets the counts."""
+    fits = {s: SourceFit(cfg.max_source_tokens, count) for s in TEXT_SPLITS} \
+        if count is not None and cfg.max_source_tokens else dict.fromkeys(TEXT_SPLITS)
     t = TASKS.get(task)
     temps = split_templates(templates, task)
     users = list(users) if users is not None else None
@@ -143,11 +155,28 @@ def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Tem
             rows = cap_rows(rows, cfg.max_train_examples.get(task), task_rng(cfg.seed, task, which, "cap"))
         meta = meta_columns(rows)
         out[which] = to_dataset({**meta, **render_rows(rows, temps["seen"], task,
-                                                       task_rng(cfg.seed, task, which, "seen"))})
+                                                       task_rng(cfg.seed, task, which, "seen"), fits[which])})
         if which != "train":
             out[f"{which}_unseen"] = to_dataset({**meta, **render_rows(
-                rows, temps["unseen"], task, task_rng(cfg.seed, task, which, "unseen"))})
+                rows, temps["unseen"], task, task_rng(cfg.seed, task, which, "unseen"), fits[f"{which}_unseen"])})
+    if fitted is not None:
+        fitted.update({s: f.stats() for s, f in fits.items() if f is not None})
     return out
+
+
+def source_counter(cfg: GenerateConfig, run: RunDir, split: Split) -> tuple[Callable[[str], int] | None, dict]:
+    """The token counter of the source budget and what the manifest says about it: the tokenizer
+    is ``cfg.source_tokenizer`` or ``RUN/tokenizer``; without either nothing is fitted (a preset
+    trains its tokenizer in ``train``: generate again after it to fit its inputs)."""
+    if not cfg.max_source_tokens:
+        return None, {}
+    path = cfg.source_tokenizer or (str(run.tokenizer) if (run.tokenizer / "tokenizer_config.json").is_file() else "")
+    if not path:
+        return None, {"budget": cfg.max_source_tokens, "tokenizer": None,
+                      "note": "no tokenizer to count with (set source_tokenizer, or generate again after "
+                              "`train` wrote RUN/tokenizer): inputs not fitted"}
+    count = load_counter(path, ItemWriter.for_split(split, cfg).tokens())
+    return count, {"budget": cfg.max_source_tokens, "tokenizer": path}
 
 
 def templates_fingerprint(tasks: Sequence[str], templates_dirs: Sequence[str | Path] = ()) -> dict[str, str]:
@@ -189,9 +218,13 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path | RunDir,
     # the manifest marks a complete RUN/text: remove it while folders change underneath
     run.manifest_path.unlink(missing_ok=True)
     counts: dict[str, dict[str, int]] = {}
+    count, fit_info = source_counter(cfg, run, split)
     for task in tqdm(tasks, desc="generate", unit="task", disable=not cfg.progress):
         with quiet_fast():
-            data = build_task(split, task, cfg, templates[task], users)
+            fitted: dict = {}
+            data = build_task(split, task, cfg, templates[task], users, count, fitted)
+            if fitted:
+                fit_info.setdefault("tasks", {})[task] = fitted
             for s in TEXT_SPLITS:
                 save(data[s], run.task_split(task, s), jsonl)
         counts[task] = {s: len(data[s]) for s in TEXT_SPLITS}
@@ -216,6 +249,7 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path | RunDir,
         "columns": list(FEATURES),
         "jsonl": jsonl,
         "generated_with": {**{t: old.get("generated_with", {}).get(t) for t in kept}, **{t: now for t in tasks}},
+        "fit": fit_info,
     }
     write_json(run.manifest_path, manifest)
     return manifest

@@ -22,7 +22,9 @@ from ..errors import RecalignError
 from ..materialize import load_task_data
 from ..run_dir import RunDir
 from ..tasks.retrieval import NAME as RETRIEVAL, masking_set
+from ..tasks.items import ItemRule, ItemWriter
 from .decode import constrained_beam_search
+from .item_rank import atomic_token_ids, rank_items
 from .metrics import Ranking, ranking_metrics
 from .trie import TitleTrie
 
@@ -71,18 +73,23 @@ def curve_evaluator(run_dir: str | Path, users: int = 100, seed: int = 0, beam: 
     targets = [str(r["target_item"]) for r in rows]
     inputs = [r["input"] for r in rows]
     masks = [masking_set(split, u, "valid", r) for u, r in zip(names, rows)]
-    titles = {i: it.title for i, it in split.items.items()}
+    rule = ItemRule.from_settings(run.manifest().get("settings") if run.has_manifest() else None)
+    titles = ItemWriter(split.items, rule).target   # what the model generates per item (tasks/items.py)
     tries: dict[int, TitleTrie] = {}
 
     def evaluate_fn(model, tokenizer) -> dict:
         import torch   # lazy: heavy
 
-        trie = tries.get(id(tokenizer))
-        if trie is None:
-            trie = tries[id(tokenizer)] = TitleTrie.from_titles(titles, tokenizer)
-        with torch.no_grad():
-            res = constrained_beam_search(model, tokenizer, inputs, trie, [trie.exclusion(m) for m in masks],
-                                          beam=beam, length_penalty=0.0, batch_size=batch_size)
+        if rule.atomic_target:       # atomic ids: exact full ranking, one decoder step (eval/item_rank.py)
+            items, ids = atomic_token_ids(titles, tokenizer)
+            res = rank_items(model, tokenizer, inputs, items, ids, masks, top_k=beam, batch_size=batch_size)
+        else:
+            trie = tries.get(id(tokenizer))
+            if trie is None:
+                trie = tries[id(tokenizer)] = TitleTrie.from_titles(titles, tokenizer)
+            with torch.no_grad():
+                res = constrained_beam_search(model, tokenizer, inputs, trie, [trie.exclusion(m) for m in masks],
+                                              beam=beam, length_penalty=0.0, batch_size=batch_size)
         ks = [min(K, beam)]
         m = ranking_metrics(Ranking(names, [[i for i, _ in x] for x in res], targets), ks=ks)
         return {f"ndcg@{K}": m[f"ndcg@{ks[0]}"], f"recall@{K}": m[f"recall@{ks[0]}"], "users": len(rows)}

@@ -31,10 +31,13 @@ from ..data import load_split, split_stats
 from ..data.fingerprint import split_fingerprint
 from ..errors import RecalignError, nearest
 from ..materialize import load_task_data
+from ..run_dir import RunDir
 from ..t5_finetune import load_checkpoint
 from ..tasks import TASKS, EvalOptions
+from ..tasks.items import ItemRule, ItemWriter
 from . import metrics as metric_fns
 from .decode import DEFAULT_BEAM, DEFAULT_LENGTH_PENALTY, constrained_beam_search
+from .item_rank import atomic_token_ids, rank_items
 from .rating import generate_answers
 from . import distributed
 from .report import PROTOCOL, write_result
@@ -52,17 +55,19 @@ class ModelContext:
 
     metrics: ModuleType = metric_fns
 
-    def __init__(self, model, tokenizer, split, options: EvalOptions, out_dir: Path, notes: list[str]) -> None:
+    def __init__(self, model, tokenizer, split, options: EvalOptions, out_dir: Path, notes: list[str],
+                 items: ItemRule | None = None) -> None:
         self.model, self.tokenizer, self.split, self.options = model, tokenizer, split, options
         self.out_dir, self.notes = out_dir, notes
         self.which, self.data_split = "test", "test"
         self._trie: TitleTrie | None = None
+        self.item_rule = items or ItemRule()
+        self.item_texts = ItemWriter(split.items, self.item_rule).target  # what the model generates per item
 
     @property
     def trie(self) -> TitleTrie:
         if self._trie is None:
-            titles = {i: it.title for i, it in self.split.items.items()}
-            self._trie = TitleTrie.from_titles(titles, self.tokenizer)
+            self._trie = TitleTrie.from_titles(self.item_texts, self.tokenizer)
             if self._trie.collisions:
                 self.notes.append(f"{self._trie.collisions} titles share their token ids with another title: such "
                                   "items are ranked together at the beam's position")
@@ -75,6 +80,8 @@ class ModelContext:
 
     def rank_catalogue(self, inputs: Sequence[str], exclude: Sequence[Sequence[str]]) -> list[list[tuple[str, float]]]:
         o = self.options
+        if self.item_rule.atomic_target:  # one decoder step, exact full ranking (eval/item_rank.py)
+            return self._rank_items(inputs, exclude, max(o.beam, *o.ks))
         return constrained_beam_search(self.model, self.tokenizer, list(inputs), self.trie,
                                        [self.trie.exclusion(m) for m in exclude], beam=o.beam,
                                        length_penalty=o.length_penalty, batch_size=o.batch_size,
@@ -82,13 +89,20 @@ class ModelContext:
 
     def rank_catalogue_exact(self, inputs: Sequence[str], exclude: Sequence[Sequence[str]],
                              top_k: int) -> list[list[tuple[str, float]]]:
+        if self.item_rule.atomic_target:
+            return self._rank_items(inputs, exclude, top_k)
         return exact_rankings(self.model, self.tokenizer, list(inputs), self.trie,
                               [self.trie.exclusion(m) for m in exclude], top_k=top_k,
                               progress=self.options.progress)
 
+    def _rank_items(self, inputs: Sequence[str], exclude: Sequence[Sequence[str]], top_k: int):
+        items, ids = atomic_token_ids(self.item_texts, self.tokenizer)
+        return rank_items(self.model, self.tokenizer, list(inputs), items, ids, exclude, top_k=top_k,
+                          batch_size=max(self.options.batch_size, 64), progress=self.options.progress)
+
     def score_candidates(self, inputs: Sequence[str], candidates: Sequence[Sequence[str]],
                          desc: str = "scoring") -> list[Scores]:
-        titles = {i: it.title for i, it in self.split.items.items()}
+        titles = self.item_texts  # each candidate scored as the text the model generates for it
         return score_titles(self.model, self.tokenizer, list(inputs), [list(c) for c in candidates], titles,
                             user_batch_size=self.options.batch_size, progress=self.options.progress, desc=desc)
 
@@ -105,6 +119,12 @@ class ModelContext:
 
     def write_predictions(self, name: str, records: list[dict]) -> None:
         write_jsonl(self.out_dir / f"predictions_{name}_{self.data_split}.jsonl", records)
+
+
+def item_rule(run_dir: Path) -> ItemRule:
+    """The item representation ``RUN/text/manifest.json`` records (titles when there is none)."""
+    run = RunDir(run_dir)
+    return ItemRule.from_settings(run.manifest().get("settings") if run.has_manifest() else None)
 
 
 def _load_rows(run_dir: Path, task: str, data_split: str):
@@ -140,7 +160,7 @@ def _training_info(path) -> dict:
     return {"steps": info.get("global_step"), "wall_time_s": info.get("train_runtime_s"),
             "stopped_by": "time_budget" if budget else "max_steps", "converged": False,
             "train_examples": info.get("train_examples"), "num_parameters": info.get("num_parameters"),
-            "best_checkpoint": info.get("best_model_checkpoint")}
+            "best_checkpoint": info.get("best_model_checkpoint"), "model_dir": str(info_path.parent.resolve())}
 
 
 def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | None = None, *,
@@ -176,7 +196,7 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
         device = distributed.local_device()
     model.to(device).eval()
     users = set(sp.users[:max_users]) if max_users else None
-    out_dir = run_dir / "results" / name
+    out_dir = RunDir(run_dir).result(name)
     out_dir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     result: dict = {"kind": "seq2seq", "split": split, "split_fingerprint": split_fingerprint(sp),
@@ -190,7 +210,12 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
                           "users": "one example per user" + (f", first {max_users} users" if max_users else "")}
     options = EvalOptions(beam=beam, length_penalty=length_penalty, exact=exact, batch_size=batch_size,
                           progress=progress, ks=KS)
-    ctx = distributed.shard(ModelContext(model, tokenizer, sp, options, out_dir, notes))  # users split across ranks
+    rule = item_rule(run_dir)
+    if rule.atomic_target:
+        result["protocol"]["retrieval"] = (f"exact full ranking of all {len(sp.items)} items: one decoder step, "
+                                           "log-softmax over the item tokens, history items masked (no beam)")
+    result["protocol"]["items"] = rule.describe()
+    ctx = distributed.shard(ModelContext(model, tokenizer, sp, options, out_dir, notes, rule))  # users split across ranks
     timings = {}
     for task in tasks:
         evaluator = TASKS.get(task).evaluator

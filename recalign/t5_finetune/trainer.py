@@ -289,6 +289,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
             "best_model_checkpoint": Path(st.best_model_checkpoint).name if st.best_model_checkpoint else None,
             "saved_weights": "best" if args.load_best_model_at_end and st.best_model_checkpoint else "last",
             "train_examples": len(train_ds), "eval_examples": {t: len(d) for t, d in eval_ds.items()},
+            # inputs at max_source_length tokens may have been cut: 0 when generate fitted them (tasks/fit.py)
+            "sources_at_max_length": sum(1 for n in train_ds["length"] if n >= cfg.max_source_length),
             "num_parameters": sum(p.numel() for p in model.parameters()),
             "precision": "bf16" if args.bf16 else "fp32", "deepspeed": cfg.deepspeed,
             # training seconds over every leg (a resumed run continues its checkpoint's clock);

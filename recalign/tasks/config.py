@@ -38,6 +38,11 @@ class GenerateConfig:
         "help": "What the model generates for an item: title (trie decoding) or id."})
     item_ids: str = field(default="atomic", metadata={
         "help": "ID form: atomic (one added token per item, exact full ranking) or text ('item_7', trie)."})
+    max_source_tokens: int = field(default=0, metadata={
+        "help": "Source budget in tokens (EOS included): oldest history items are dropped until each input "
+                "fits (never a candidate or the instruction); 0 = no fitting. Set it to train.max_source_length."})
+    source_tokenizer: str = field(default="", metadata={
+        "help": "Tokenizer that counts the budget (a checkpoint directory); default RUN/tokenizer when present."})
     progress: bool = field(default=True, metadata={"help": "Show tqdm progress bars."})
 
     def __post_init__(self) -> None:
@@ -53,3 +58,5 @@ class GenerateConfig:
             raise ValueError("aux_stride and mim_max_masks must be >= 1")
         get_domain(self.domain)  # an unknown name raises with the nearest ones
         ItemRule.from_config(self)  # an unknown item form raises with the nearest ones
+        if self.max_source_tokens < 0:
+            raise ValueError("max_source_tokens must be >= 0 (0: no fitting)")
