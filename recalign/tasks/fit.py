@@ -19,7 +19,7 @@ may go. Tasks without a ``history`` list (MLM) are never shortened.
 >>> ex, text, k = fit.shorten(Ex(["a", "b", "c", "d", "e"], ["x", "y"]),
 ...                           lambda e: " ".join(e.history) + " | " + " ".join(e.candidates))
 >>> text, k
-('d e | x y', 3)
+('c d e | x y', 2)
 """
 from __future__ import annotations
 
