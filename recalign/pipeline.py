@@ -40,6 +40,7 @@ from .config import from_dict, read_yaml, save_config, to_dict
 from .data import format_stats, split_stats
 from .data.fingerprint import split_fingerprint
 from .data.readers import resolve_dataset_dir
+from .embed.config import EmbedConfig  # settings only: the embed stack (torch) loads in train-embedder
 from .errors import RecalignError
 from .eval.report import compare
 from .materialize import generate, templates_fingerprint
@@ -109,9 +110,12 @@ class RunConfig:
                     default=1)
     report_to: list = _h("wandb to log training and the comparison (offline without an API key).",
                          default_factory=list)
+    embed: dict = _h("recalign.embed.EmbedConfig fields (checked when loaded), read by `recalign train-embedder "
+                     "--config` from this same file; `recalign run` itself trains no embedder.", default_factory=dict)
 
     def __post_init__(self) -> None:
         self.train = dict(self.train or {})
+        self.embed = dict(self.embed or {})
 
 
 def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: str | None = None,
@@ -139,12 +143,21 @@ def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: st
         cfg.report_to = list(report_to)
         cfg.train["report_to"] = list(report_to)
     generate_config(cfg), train_config(cfg)  # fail early, before any work
+    try:
+        embed_config(cfg)
+    except RecalignError as e:
+        raise RecalignError(e.message, path=path, field=e.field) from None
     plan_variants(cfg.generate.tasks, cfg.ablation, cfg.seeds), baseline_runs("", None, cfg.baselines.seeds)
     return cfg
 
 
 def generate_config(cfg: RunConfig) -> GenerateConfig:
     return GenerateConfig(**{f.name: getattr(cfg.generate, f.name) for f in dataclasses.fields(GenerateConfig)})
+
+
+def embed_config(cfg: RunConfig) -> EmbedConfig:
+    """The ``embed:`` section as ``train-embedder`` reads it (one YAML serves both commands)."""
+    return from_dict(EmbedConfig, cfg.embed, where="embed.")
 
 
 def train_config(cfg: RunConfig, tasks=None, seed_offset: int = 0):

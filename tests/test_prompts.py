@@ -12,6 +12,8 @@ from recalign.prompts import ENV, read_template_file, render
 from recalign.prompts.env import natural_join, numbered, rated
 from recalign.tasks import TASKS, TEMPLATES_DIR, GenerateConfig, load_templates, validate_dir
 from recalign.tasks.domain import DOMAINS
+from recalign.tasks.query import query_templates
+from recalign.tasks.registry import QUERY_TASKS
 
 ALL = [t for task in TASKS.names() for t in load_templates(task)]
 
@@ -38,7 +40,8 @@ def test_enough_seen_and_unseen_templates_with_unique_ids(task):
 
 def test_shipped_templates_validate():
     n, problems = validate_dir()
-    assert problems == [] and n == len(ALL) >= 48
+    queries = sum(len(query_templates(t)) for t in QUERY_TASKS)    # the query tasks' files are checked too
+    assert problems == [] and n == len(ALL) + queries and len(ALL) >= 48 and queries >= 10 * 12
 
 
 def test_exact_render_and_filters():

@@ -11,7 +11,9 @@ from ..data import leave_one_out, load_dataset
 from ..errors import RecalignError, nearest
 from ..prompts.env import FILTERS
 from ..tasks import TASKS, TEMPLATES_DIR, GenerateConfig, load_templates, validate_dir
+from ..tasks.query import TEMPLATES_DIR as QUERY_TEMPLATES_DIR
 
+_SHIPPED = f"{TEMPLATES_DIR} and {QUERY_TEMPLATES_DIR}"
 _tdir = click.option("--templates", "templates_dir", type=click.Path(file_okay=False, exists=True),
                      help="Extra template directory: adds templates or overrides shipped ones by id.")
 
@@ -107,13 +109,14 @@ def render_cmd(task: str, n: int, dataset: str, which: str, template_id: str | N
 @templates.command("validate")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, exists=True))
 def validate_cmd(directory: str | None) -> None:
-    """Check every template file in DIRECTORY (default: every task's shipped file): variables,
-    syntax, a sample render, and that each target is a valid answer of its task (e.g. retrieval and
-    ranking targets must render to exactly the item's text). One line per problem."""
+    """Check every template file in DIRECTORY (default: every task's shipped file, the ten query
+    tasks' included): variables, syntax, a sample render, and that each target is a valid answer
+    of its task (e.g. retrieval and ranking targets must render to exactly the item's text). One
+    line per problem."""
     n, problems = validate_dir(directory)
     for p in problems:
         click.echo(f"error: {p}", err=True)
     if problems:
-        raise click.ClickException(f"{len(problems)} problem(s) in {directory or TEMPLATES_DIR}")
-    click.echo(f"ok: {n} templates valid in {directory or TEMPLATES_DIR}")
+        raise click.ClickException(f"{len(problems)} problem(s) in {directory or _SHIPPED}")
+    click.echo(f"ok: {n} templates valid in {directory or _SHIPPED}")
 

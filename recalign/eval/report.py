@@ -10,6 +10,9 @@ from it with a p-value (``eval.evidence``, ``eval.significance``); then the abla
 against rec-only, mean ± std over seeds, a bar chart of NDCG@10 / Recall@10 with error bars
 (``report.png``) and, where models recorded one, the learning curves (``curves.png``).
 Rows evaluated on fewer users than the others are marked PARTIAL and ranked after them.
+When a compared result is an embedder (``kind: "embedder"``), its ``query`` section adds a
+per-task table (``eval.query_report``: query task × seen/unseen × embedder, zero-shot beside
+fine-tuned) to report.md and report.json (``"query"``); its UH2I is its ``retrieval`` row.
 
 metrics.json (keys other than ``model``/``kind``/``retrieval`` are optional)::
 
@@ -36,6 +39,7 @@ from ..run_dir import RunDir
 from ..tasks import TASKS
 from .evidence import Evidence, gather, key_metrics, lower_is_better, primary, sections, task_metrics
 from .metrics import MASKING_RULE, PER_USER_DIR, TIE_RULE, PerUser, Ranking, write_per_user, write_ranking_jsonl
+from .query_report import query_section
 from .significance import ALPHA, DEFAULT_RESAMPLES, DEFAULT_SEED, LEVEL, TEST_METHOD, Difference
 
 PROTOCOL = {"split": "leave-one-out by time (last = test, second-last = valid; timestamp ties keep file order)",
@@ -454,6 +458,9 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
     extra = differences_markdown(ev)
     if extra:
         md += "\n" + extra
+    query = query_section(results)      # embedders only: their per-task table (None without one)
+    if query:
+        md += "\n" + query[0]
     notes = [f"- {r['model']}: {n}" for r in results for n in r.get("notes", [])] + [f"- {n}" for n in ev.notes]
     if notes:
         md += "\nNotes:\n" + "\n".join(notes) + "\n"
@@ -482,7 +489,8 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
                                                       "protocol": results[0].get("protocol"),
                                                       "dataset": results[0].get("dataset"),
                                                       "split_fingerprint": results[0].get("split_fingerprint"),
-                                                      "evidence": _evidence_json(ev), "results": results}),
+                                                      "evidence": _evidence_json(ev), "results": results,
+                                                      **({"query": query[1]} if query else {})}),
              "plot": plot_bars(header, table, out / "report.png"), **plots}
     if wandb:
         _log_wandb(header, table, out, [paths["plot"], *plots.values()])

@@ -16,7 +16,7 @@ from typing import Iterable
 from ..errors import RecalignError, nearest
 from ..prompts import Template, check_templates, read_template_file, read_templates, template_files
 from .base import TEMPLATES_DIR, Task
-from .registry import TASKS
+from .registry import QUERY_TASKS, TASKS
 
 
 def declared_variables(task: str | Task) -> set[str]:
@@ -56,10 +56,11 @@ def load_templates(task: str, extra_dirs: Iterable[str | Path] = (), validate: b
 
 def validate_dir(directory: str | Path | None = None) -> tuple[int, list[RecalignError]]:
     """Validate every template file of ``directory`` (default: the shipped ones, i.e. every
-    registered task's file). Returns ``(number of templates checked, problems)``; a file
-    that cannot be read is one problem, and the other files are still checked."""
+    registered task's file, the query tasks' (``QUERY_TASKS``) included; a file in
+    ``directory`` may be for either registry). Returns ``(number of templates checked,
+    problems)``; a file that cannot be read is one problem, and the other files are still checked."""
     files = template_files(directory) if directory else \
-        [t.template_file for t in TASKS if t.template_file.is_file()]
+        [t.template_file for reg in (TASKS, QUERY_TASKS) for t in reg if t.template_file.is_file()]
     if not files:
         return 0, [RecalignError("no *.yaml template files here", path=directory or TEMPLATES_DIR)]
     n, problems = 0, []
@@ -69,10 +70,11 @@ def validate_dir(directory: str | Path | None = None) -> tuple[int, list[Recalig
         except RecalignError as e:
             problems.append(e)
             continue
-        if task not in TASKS:
-            problems.append(RecalignError(f"unknown task {task!r} (known: {', '.join(TASKS.names())})."
-                                          f"{nearest(task, TASKS.names())}", path=f, line=1))
+        known = TASKS.names() + QUERY_TASKS.names()
+        if task not in known:
+            problems.append(RecalignError(f"unknown task {task!r} (known: {', '.join(known)})."
+                                          f"{nearest(task, known)}", path=f, line=1))
             continue
         n += len(temps)
-        problems.extend(check_task_templates(temps, task))
+        problems.extend(check_task_templates(temps, TASKS.get(task) if task in TASKS else QUERY_TASKS.get(task)))
     return n, problems
