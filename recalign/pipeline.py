@@ -160,6 +160,16 @@ def embed_config(cfg: RunConfig) -> EmbedConfig:
     return from_dict(EmbedConfig, cfg.embed, where="embed.")
 
 
+def embed_config_from(data: dict, overrides=()) -> EmbedConfig:
+    """``train-embedder --config``'s settings: a run config's ``embed:`` section (defaults when a
+    run config has none), else the file is a bare ``EmbedConfig`` mapping; overrides
+    (``key=value``) are relative to the section."""
+    run_keys = {f.name for f in dataclasses.fields(RunConfig)}
+    if "embed" in data or set(data) & run_keys:
+        return from_dict(EmbedConfig, data.get("embed") or {}, overrides, where="embed.")
+    return from_dict(EmbedConfig, data, overrides)
+
+
 def train_config(cfg: RunConfig, tasks=None, seed_offset: int = 0):
     d = dict(cfg.train)
     mix = dict(d.get("mixture") or {})

@@ -2,6 +2,7 @@
 `templates validate` over the query tasks' templates, and the run config's `embed:` section.
 No torch: result folders are built by hand."""
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,9 +13,10 @@ from recalign.config import from_dict
 from recalign.embed.config import EmbedConfig
 from recalign.errors import RecalignError
 from recalign.eval.report import compare, write_result
-from recalign.pipeline import embed_config, load_run_config
+from recalign.pipeline import embed_config, embed_config_from, load_run_config
 
 FP = "f" * 16
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _q(hit5, cov=None, n=40):
@@ -94,6 +96,18 @@ def test_one_yaml_serves_run_and_train_embedder(tmp_path):
     # train-embedder --config reads the same section of the same file
     assert from_dict(EmbedConfig, yaml.safe_load(p.read_text())["embed"], where="embed.") == e
     assert load_run_config(None).embed == {} and embed_config(load_run_config(None)) == EmbedConfig()
+
+
+def test_train_embedder_reads_a_run_config_or_a_bare_mapping():
+    """`train-embedder --config`: the embed: section of a run config (defaults when it has none,
+    e.g. configs/ml100k-cpu.yaml), or a bare EmbedConfig mapping; overrides are section-relative."""
+    shipped = yaml.safe_load(open(CONFIGS / "embed-ml100k-cpu.yaml"))
+    e = embed_config_from(shipped, ["max_steps=9"])
+    assert (e.max_steps, e.query.history_len) == (9, shipped["embed"]["query"]["history_len"])
+    assert embed_config_from(yaml.safe_load(open(CONFIGS / "ml100k-cpu.yaml"))) == EmbedConfig()
+    assert embed_config_from({"temperature": 0.5}).temperature == 0.5
+    with pytest.raises(RecalignError, match="embed.temprature"):
+        embed_config_from({"run_dir": "r", "embed": {"temprature": 1}})
 
 
 def test_a_bad_embed_section_fails_when_the_run_config_loads(tmp_path):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from ..config import from_dict, read_yaml
+from ..config import read_yaml
+from ..pipeline import embed_config_from
 from ..run_dir import RunDir
 from .options import override_option, run_dir_option
 
@@ -14,7 +15,8 @@ from .options import override_option, run_dir_option
 @run_dir_option("Run directory; RUN/data is prepared first if missing; the model goes to RUN/embed/model.")
 @click.option("--dataset", "-d", default="ml-100k", show_default=True, help="Dataset to prepare when RUN/data is missing.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="YAML: an EmbedConfig mapping, or a run config with an `embed:` section (configs/embed-*.yaml).")
+              help="YAML: an EmbedConfig mapping, or a run config (its `embed:` section; none = defaults) "
+                   "(configs/embed-*.yaml).")
 @override_option("Override one EmbedConfig key (e.g. max_steps=100, query.writer=http).")
 @click.option("--zero-shot/--no-zero-shot", default=True, show_default=True,
               help="Also evaluate the untrained encoder (the zero-shot row).")
@@ -23,15 +25,12 @@ from .options import override_option, run_dir_option
 @click.option("--name", default=None, help="Result name (default: embed-<model>).")
 def train_embedder_cmd(run_dir, dataset, config_file, overrides, zero_shot, evaluate, eval_only, name):
     """Train (and evaluate) a dense retriever on the query tasks (UH2I … UQ2I)."""
-    from ..embed.config import EmbedConfig  # the embed stack imports torch: loaded only when run
-    from ..embed.data import embed_dir, generate_queries
+    from ..embed.data import embed_dir, generate_queries  # the embed stack imports torch: loaded only when run
     from ..embed.report import write_query_report
     from ..embed.evaluate import evaluate_embedder
     from ..embed.train import train_embedder
 
-    data = read_yaml(config_file) if config_file else {}
-    section = isinstance(data.get("embed"), dict)
-    cfg = from_dict(EmbedConfig, data["embed"] if section else data, overrides, where="embed." if section else "")
+    cfg = embed_config_from(read_yaml(config_file) if config_file else {}, overrides)
     run = RunDir(run_dir)
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
     with run.lock("train-embedder"):
