@@ -217,7 +217,7 @@ def test_cli_generate_and_templates(tiny_dir, tmp_path):
     assert r.exit_code == 0, r.output
     assert "Rated history: Toy Story (5); Heat (3); Alien (4); Fargo (1)\nItem: The Matrix\nRating:\nTARGET:\n5" in r.output
     r = CliRunner().invoke(main, ["templates", "validate"])
-    assert r.exit_code == 0 and "ok: 48 templates" in r.output
+    assert r.exit_code == 0 and "ok: 168 templates" in r.output  # 48 seq2seq + 120 query-task templates
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "bpr.yaml").write_text("templates:\n  - id: b1\n    input: '{{ user }} {{ item_a }}'\n    target: '{{ target }}'\n")
