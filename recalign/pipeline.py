@@ -39,7 +39,7 @@ from .baselines import run_baseline, run_bias_baseline  # light: the runners loa
 from .config import from_dict, read_yaml, save_config, to_dict
 from .data import format_stats, split_stats
 from .data.fingerprint import split_fingerprint
-from .data.readers import resolve_dataset_dir
+from .data.readers import dataset_identity, resolve_dataset_dir
 from .embed.config import EmbedConfig  # settings only: the embed stack (torch) loads in train-embedder
 from .errors import RecalignError
 from .eval.report import compare
@@ -242,13 +242,16 @@ class Stages:
 def prepare_inputs(d: DataConfig) -> dict:
     """What ``RUN/data/split.json`` must record (``source``) for the prepared data to be this config's."""
     _, path = resolve_dataset_dir(d.dataset)
-    return {"path": str(path.resolve()), "user_k": d.user_k, "item_k": d.item_k,
+    return {"path": dataset_identity(path), "user_k": d.user_k, "item_k": d.item_k,
             "min_interactions": d.min_interactions}
 
 
 def recorded_source(run: RunDir) -> dict:
     src = json.loads(run.split_meta.read_text()).get("source") or {}
-    return {k: src.get(k) for k in ("path", "user_k", "item_k", "min_interactions")}
+    out = {k: src.get(k) for k in ("path", "user_k", "item_k", "min_interactions")}
+    if out["path"] is not None:
+        out["path"] = dataset_identity(out["path"])  # the embedded data is the same from any environment
+    return out
 
 
 def generate_inputs(split_fp: str, gcfg: GenerateConfig, tasks: list[str]) -> dict:

@@ -62,7 +62,7 @@ def check_source(run_dir: str | Path, dataset: str | Path) -> None:
     Compares the resolved dataset directory recorded in ``split.json`` (``source.path``),
     or only the dataset name for a split.json written before sources were recorded.
     """
-    from .readers import resolve_dataset_dir
+    from .readers import dataset_identity, resolve_dataset_dir
 
     d = Path(run_dir) / "data"
     meta_path = d / "split.json"
@@ -70,7 +70,7 @@ def check_source(run_dir: str | Path, dataset: str | Path) -> None:
     name, path = resolve_dataset_dir(dataset)
     src = meta.get("source") or {}
     if "path" in src:
-        same = Path(src["path"]).resolve() == path.resolve()
+        same = dataset_identity(src["path"]) == dataset_identity(path)
         was, now = _shown(src.get("dataset", meta["name"]), src["path"]), _shown(dataset, path.resolve())
     else:
         same = name == meta.get("name")

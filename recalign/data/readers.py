@@ -67,6 +67,24 @@ def resolve_dataset_dir(name_or_path: str | Path) -> tuple[str, Path]:
                         f"of RecBole atomic files (<name>.inter, <name>.item).{nearest(name, EMBEDDED)}")
 
 
+def dataset_identity(path: str | Path) -> str:
+    """What identifies a resolved dataset directory across machines and virtual environments:
+    the embedded copy by its name (its path is wherever the recbole wheel was installed), any
+    other directory by its resolved path.
+
+    >>> dataset_identity(embedded_dir() / "ml-100k")
+    'embedded:ml-100k'
+    >>> dataset_identity("/data/amazon-toys")
+    '/data/amazon-toys'
+    """
+    p = Path(path)
+    if p.name in EMBEDDED and p.parent.resolve() == embedded_dir().resolve():
+        return f"embedded:{p.name}"
+    if p.name in EMBEDDED and p.parent.name == "dataset_example" and p.parent.parent.name == "recbole":
+        return f"embedded:{p.name}"  # the wheel's copy in another environment
+    return str(p.resolve())
+
+
 def read_atomic_dataset(name_or_path: str | Path, limits: FieldLimits = FIELD_LIMITS) -> Dataset:
     """Read ``<dir>/<name>.inter`` (+ ``.item`` if present) into a Dataset.
 
