@@ -26,7 +26,7 @@ def compare_cmd(run_dirs, out, reference, resamples, seed, level, use_wandb):
     """One table of every RUN/results/*/metrics.json (same split only): each metric with its
     bootstrap interval over users, paired differences and p-values against a reference, ablation
     arms against rec-only, mean ± std over seeds, and a bar chart."""
-    from ..eval.report import compare
+    from ..eval.report import compare  # lazy: numpy/matplotlib are heavy for `recalign --help`
 
     target = RunDir(out or run_dirs[0])      # the report is written there: lock it if it exists
     with target.lock("compare") if target.root.is_dir() else contextlib.nullcontext():

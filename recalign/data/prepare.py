@@ -24,6 +24,7 @@ from ..atomic_io import write_json
 from ..errors import RecalignError
 from .atomic_files import read_atomic, write_atomic
 from .dataset import Dataset, Item
+from .readers import dataset_identity, resolve_dataset_dir
 from .split import SPLITS, Split, UserSequence
 from .stats import split_stats
 
@@ -62,8 +63,6 @@ def check_source(run_dir: str | Path, dataset: str | Path) -> None:
     Compares the resolved dataset directory recorded in ``split.json`` (``source.path``),
     or only the dataset name for a split.json written before sources were recorded.
     """
-    from .readers import dataset_identity, resolve_dataset_dir
-
     d = Path(run_dir) / "data"
     meta_path = d / "split.json"
     meta = json.loads(meta_path.read_text())

@@ -78,10 +78,8 @@ def dataset_identity(path: str | Path) -> str:
     '/data/amazon-toys'
     """
     p = Path(path)
-    if p.name in EMBEDDED and p.parent.resolve() == embedded_dir().resolve():
-        return f"embedded:{p.name}"
     if p.name in EMBEDDED and p.parent.name == "dataset_example" and p.parent.parent.name == "recbole":
-        return f"embedded:{p.name}"  # the wheel's copy in another environment
+        return f"embedded:{p.name}"  # the wheel's copy, in this environment or another
     return str(p.resolve())
 
 

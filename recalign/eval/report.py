@@ -499,7 +499,7 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
 
 def _log_wandb(header, rows, out: Path, images=()) -> None:
     """The comparison table (values, intervals, differences) and the plots, as one wandb run."""
-    import wandb
+    import wandb  # lazy: only a --wandb comparison pays for it
 
     from ..wandb_io import finish_wandb, offline_unless_reachable
 

@@ -27,6 +27,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..errors import RecalignError
+
 
 def _droppable(example: Any) -> int:
     """How many leading history items may go (all but one; MIM: those before the first mask)."""
@@ -104,8 +106,6 @@ def load_counter(tokenizer_path: str, item_tokens: list[str] = ()) -> Callable[[
     """The token counter of the tokenizer saved at ``tokenizer_path`` (a checkpoint's directory,
     ``RUN/tokenizer`` or a hub name), with the run's atomic item tokens added (one token each)."""
     from transformers import AutoTokenizer  # lazy: heavy, and only a budgeted generate needs it
-
-    from ..errors import RecalignError
 
     try:
         tok = AutoTokenizer.from_pretrained(str(tokenizer_path))
