@@ -36,6 +36,7 @@ from typing import Any, Callable, Optional
 
 from .atomic_io import write_json
 from .baselines import run_baseline, run_bias_baseline  # light: the runners load on first use
+from .baselines import table as baselines_table
 from .config import from_dict, read_yaml, save_config, to_dict
 from .data import format_stats, split_stats
 from .data.fingerprint import split_fingerprint
@@ -82,7 +83,8 @@ class EvaluateConfig:
 @dataclass
 class BaselinesConfig:
     models: list = _h("RecBole baselines to run.", default_factory=lambda: ["SASRec", "BPR", "Pop"])
-    overrides: dict = _h("Per model: RecBole config overrides, e.g. {SASRec: {epochs: 30}}.", default_factory=dict)
+    overrides: dict = _h("Per model: RecBole config overrides, e.g. {SASRec: {epochs: 30}}. Sequential models read "
+                         "generate.history_len items unless MAX_ITEM_LIST_LENGTH is given here.", default_factory=dict)
     time_budget_s: Optional[float] = _h("Per model wall-time cap (None = until early stopping).", default=None)
     rating_baseline: bool = _h("Fit the user/item-bias rating baseline.", default=True)
     seeds: int = _h("Run each RecBole baseline with N seeds (results <Model>-seed<i>; 1 = once).", default=1)
@@ -280,6 +282,20 @@ def train_inputs(run: RunDir, tcfg: TrainConfig) -> dict:
     return {"manifest": file_fingerprint(run.manifest_path), "train": settings}
 
 
+def same_window(model: str, overrides: dict | None, history_len: int) -> dict | None:
+    """A sequential baseline reads as many history items as the seq2seq model
+    (``generate.history_len``) unless its overrides set ``MAX_ITEM_LIST_LENGTH``.
+
+    >>> same_window("SASRec", {"epochs": 5}, 10), same_window("BPR", None, 10)
+    ({'epochs': 5, 'MAX_ITEM_LIST_LENGTH': 10}, None)
+    >>> same_window("SASRec", {"MAX_ITEM_LIST_LENGTH": 50}, 10)
+    {'MAX_ITEM_LIST_LENGTH': 50}
+    """
+    if model not in baselines_table.SEQUENTIAL or "MAX_ITEM_LIST_LENGTH" in (overrides or {}):
+        return overrides
+    return {**(overrides or {}), "MAX_ITEM_LIST_LENGTH": int(history_len)}
+
+
 def file_fingerprint(path: Path) -> str:
     return fingerprint(path.read_text(encoding="utf-8")) if path.is_file() else "<missing>"
 
@@ -337,7 +353,9 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
 
     b = cfg.baselines
     data_fp = run_dir.data_fingerprint()
-    for model, name, hp in [(m, *r) for m in b.models for r in baseline_runs(m, (b.overrides or {}).get(m), b.seeds)]:
+    for model, name, hp in [(m, *r) for m in b.models
+                            for r in baseline_runs(m, same_window(m, (b.overrides or {}).get(m), gcfg.history_len),
+                                                   b.seeds)]:
         stage(f"baseline-{name}", run_dir.metrics(name),
               lambda: run_baseline(run_dir.root, model, overrides=hp, time_budget_s=b.time_budget_s, name=name),
               run_dir.result(name),

@@ -90,6 +90,7 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
     valid_rank = ranking_for(split, "valid", vusers, to_catalogue_order(vscores, vitems, catalogue), catalogue)
     result = {
         "kind": "baseline", "split": "test", "split_fingerprint": split_fingerprint(split),
+        "input_window": max_len if seq else None,   # history items the model reads (compare's window line)
         "dataset": split_stats(split), "protocol": dict(PROTOCOL),
         "retrieval": ranking_metrics(test_rank, per_user=True),
         "valid_retrieval": ranking_metrics(valid_rank),

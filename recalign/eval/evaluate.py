@@ -127,6 +127,13 @@ def item_rule(run_dir: Path) -> ItemRule:
     return ItemRule.from_settings(run.manifest().get("settings") if run.has_manifest() else None)
 
 
+def input_window(run_dir: Path) -> int | None:
+    """The most recent history items an input shows (``generate.history_len`` in the manifest)."""
+    run = RunDir(run_dir)
+    n = (run.manifest().get("settings") or {}).get("history_len") if run.has_manifest() else None
+    return int(n) if n is not None else None
+
+
 def _load_rows(run_dir: Path, task: str, data_split: str):
     """The materialized rows of ``task`` / ``data_split`` or None when absent."""
     try:
@@ -211,6 +218,7 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
     options = EvalOptions(beam=beam, length_penalty=length_penalty, exact=exact, batch_size=batch_size,
                           progress=progress, ks=KS)
     rule = item_rule(run_dir)
+    result["input_window"] = input_window(run_dir)   # history items the model reads (compare's window line)
     if rule.atomic_target:
         result["protocol"]["retrieval"] = (f"exact full ranking of all {len(sp.items)} items: one decoder step, "
                                            "log-softmax over the item tokens, history items masked (no beam)")

@@ -14,10 +14,11 @@ When a compared result is an embedder (``kind: "embedder"``), its ``query`` sect
 per-task table (``eval.query_report``: query task × seen/unseen × embedder, zero-shot beside
 fine-tuned) to report.md and report.json (``"query"``); its UH2I is its ``retrieval`` row.
 
-metrics.json (keys other than ``model``/``kind``/``retrieval`` are optional)::
+metrics.json (keys other than ``model``/``kind``/``retrieval`` are optional; ``input_window``: the
+history items the model reads, None for a model without a sequence, shown in a line below the table)::
 
     {"model": "SASRec", "kind": "baseline", "split": "test", "split_fingerprint": "9f2c...",
-     "dataset": {...split_stats...}, "protocol": {...},
+     "dataset": {...split_stats...}, "protocol": {...}, "input_window": 10,
      "retrieval": {"recall@10": 0.1, "ndcg@10": 0.05, ..., "users": 943},
      "ranking": {"hr@1": .., "hr@5": .., "ndcg@5": .., "candidates": 20},
      "rating": {"rmse": .., "mae": .., "n": .., "rmse_expected": ..},
@@ -207,6 +208,31 @@ def template_lines(results: list[dict]) -> list[str]:
                                          m.get("users")) for tid, m in r[sec]["by_template"].items()]
             out.append(f"- {r['model']} {sec}: " + "; ".join(parts))
     return out
+
+
+def input_windows(results: list[dict]) -> dict[str, int | None]:
+    """Each ranking model's input window (the most recent history items it reads; None: the model
+    reads no sequence, e.g. Pop, BPR), from ``input_window`` in metrics.json (older sequential
+    baselines: their ``MAX_ITEM_LIST_LENGTH``). Models without a retrieval section are left out."""
+    out = {}
+    for r in results:
+        if "retrieval" not in r:
+            continue
+        w = r.get("input_window")
+        if w is None and r.get("kind") == "baseline" and "input_window" not in r:
+            w = (r.get("config") or {}).get("MAX_ITEM_LIST_LENGTH")
+        out[r["model"]] = int(w) if w is not None else None
+    return out
+
+
+def window_line(windows: dict[str, int | None]) -> str:
+    """One line beside the table: every model's input window.
+
+    >>> window_line({"recalign-t5": 10, "SASRec": 10, "BPR": None})
+    'Input window (most recent history items each model reads): recalign-t5 10 items; SASRec 10 items; BPR —.'
+    """
+    cells = [f"{m} {w} items" if w is not None else f"{m} —" for m, w in windows.items()]
+    return "Input window (most recent history items each model reads): " + "; ".join(cells) + "."
 
 
 def _fmt(v) -> str:
@@ -455,6 +481,9 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
     ev = gather(rows, reference, n_resamples=n_resamples, seed=seed, level=level)
     header, table = build_table(rows, ev)
     md = _preamble(results, ev) + "\n\n" + markdown_table(header, table, ev.references) + "\n"
+    windows = input_windows(results)
+    if any(w is not None for w in windows.values()):
+        md += "\n" + window_line(windows) + "\n"
     extra = differences_markdown(ev)
     if extra:
         md += "\n" + extra
@@ -490,6 +519,7 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
                                                       "dataset": results[0].get("dataset"),
                                                       "split_fingerprint": results[0].get("split_fingerprint"),
                                                       "evidence": _evidence_json(ev), "results": results,
+                                                      "input_windows": windows,
                                                       **({"query": query[1]} if query else {})}),
              "plot": plot_bars(header, table, out / "report.png"), **plots}
     if wandb:
