@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import write_tiny
 from test_decode_helpers import tiny_seq2seq, train_steps
 
 
@@ -41,14 +42,19 @@ def _make_run(tmp_path, split):
     return run
 
 
-@pytest.fixture
-def run_and_model(tmp_path, tiny_split):
-    run = _make_run(tmp_path, tiny_split)
-    titles = [it.title for it in tiny_split.items.values()]
+@pytest.fixture(scope="module")
+def run_and_model(tmp_path_factory):
+    """One trained tiny model and run directory for the module (each test writes its own results name)."""
+    from recalign.data import leave_one_out, load_dataset
+
+    tmp_path = tmp_path_factory.mktemp("evaluate")
+    split = leave_one_out(load_dataset(write_tiny(tmp_path / "tiny")))
+    run = _make_run(tmp_path, split)
+    titles = [it.title for it in split.items.values()]
     model, tok = tiny_seq2seq(extra_texts=titles + ["1 2 3 4 5 next which of ;"], tmp_dir=tmp_path / "tok")
     pairs = [(f"user watched {t} rated {t} stars", "4") for t in titles[:4]]
     model = train_steps(model, tok, pairs + [("user watched toy story next movie", "Fargo")], steps=20)
-    return run, model, tok, tiny_split
+    return run, model, tok, split
 
 
 def _lines(p):

@@ -25,6 +25,8 @@ def test_no_leakage(ml100k_split, ml100k_text, task):
     run, manifest = ml100k_text
     title = {i: it.title for i, it in sp.items.items()}
     train = {u: sp.train_items(u) for u in sp.users}
+    at = {u: {i: k for k, i in enumerate(tr)} for u, tr in train.items()}   # a user rates an item once
+    touched = {u: set(sp.sequences[u].items) for u in sp.users}
     for split in SPLITS:
         ds = load_task_data(run, task, split)
         assert len(ds) == manifest["counts"][task][split] > 0
@@ -35,18 +37,18 @@ def test_no_leakage(ml100k_split, ml100k_text, task):
         for inp, u, tgt, cands, hist in zip(cols["input"], cols["user"], cols["target_item"],
                                             cols["candidates"], cols["history"]):
             tr = train[u]
-            seq = sp.sequences[u].items
             if task in AUX or base == "train":
                 allowed, forbidden = tr, (sp.target(u, "valid"), sp.target(u, "test"))
                 n = len(hist)  # a contiguous window of the train sequence
-                assert n and any(tr[k:k + n] == tuple(hist) for k in range(len(tr) - n + 1)), (task, split, u)
+                k = at[u].get(hist[0]) if n else None
+                assert k is not None and tr[k:k + n] == tuple(hist), (task, split, u)
                 assert not tgt or tgt in tr
             else:
                 allowed = sp.history(u, base)
                 forbidden = (sp.target(u, "test"),) if base == "valid" else ()
                 assert tuple(hist) == allowed[-L:] and tgt == sp.target(u, base)
             negatives = [c for c in cands if c != tgt]
-            assert not set(negatives) & set(seq)  # never an item of the user's whole sequence
+            assert touched[u].isdisjoint(negatives)  # never an item of the user's whole sequence
             shown = [title[i] for i in (*hist, *cands, *([tgt] if task == "rating" else []))]
             for f in forbidden:  # a held-out title appears only as part of another shown title
                 t = title[f]

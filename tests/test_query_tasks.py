@@ -3,6 +3,7 @@ leakage and negative rules, attributes/conditions, the writers (rule-based and a
 writer against a fake OpenAI-compatible endpoint served in-process), materialization."""
 from __future__ import annotations
 
+import functools
 import json
 import random
 import threading
@@ -246,6 +247,8 @@ def test_llm_writer_rate_limit_and_dry_run(fake_llm):
 
 def test_us2i_through_llm_writer(fake_llm, qsplit, monkeypatch, tmp_path):
     monkeypatch.setenv("RECALIGN_LLM_URL", fake_llm)
+    # no rate limit here (2 calls/s by default: ~7 s of waiting); the limit has its own test above
+    monkeypatch.setattr("recalign.tasks.query.builders.make_writer", functools.partial(make_writer, rate=0))
     rows = QUERY_TASKS.get("us2i").build(qsplit, "test", QueryConfig(writer="http", writer_cache=str(tmp_path)))
     assert {r.example.summary for r in rows} == {"A film for a rainy day."}
 

@@ -27,8 +27,8 @@ def test_budget_lambda_values():
 
 def test_budget_run_ends_with_decayed_lr(tmp_path):
     run = make_run(tmp_path / "run")
-    # max_steps far beyond what 6 seconds allow: a step schedule would barely have warmed up
-    train(tiny_config(time_budget_minutes=0.1, max_steps=100_000, warmup_steps=0.05, eval_steps=10_000,
+    # max_steps far beyond what 3 seconds allow: a step schedule would barely have warmed up
+    train(tiny_config(time_budget_minutes=0.05, max_steps=100_000, warmup_steps=0.05, eval_steps=10_000,
                       save_steps=10_000, logging_steps=1), run)
     info = json.loads((run / "model" / "recalign_train.json").read_text())
     assert info["stopped_by_budget"] and info["global_step"] < 100_000
