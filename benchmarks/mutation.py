@@ -55,6 +55,11 @@ DEFAULT = [g for g in GROUPS if g != "resume"]
 
 COPY = ["recalign", "tests", "pyproject.toml"]
 
+# Lines never mutated: progress bars (``tqdm(...)``: description, unit, ``leave``, ``disable``) are
+# display only, equivalent for every result. Regular expressions, matched per line (mutmut's
+# ``do_not_mutate_patterns``); changing them makes the group's mutants again (verdicts are kept).
+DO_NOT_MUTATE = [r"\btqdm\("]
+
 
 def work_dir(base: Path, group: str) -> Path:
     return base / group
@@ -74,8 +79,14 @@ def prepare(group: str, wd: Path) -> None:
         else:
             shutil.copy2(src, dst)
     cfg = (ROOT / "setup.cfg").read_text()
+    stamp = wd / "do_not_mutate.json"
+    if not stamp.is_file() or json.loads(stamp.read_text()) != DO_NOT_MUTATE:
+        for f in files:     # mutmut remakes a file's mutants only when its copy is newer than them
+            (wd / "mutants" / f).unlink(missing_ok=True)
+        stamp.write_text(json.dumps(DO_NOT_MUTATE))
     # the module files themselves too: their doctests are tests
     section = ["", "[mutmut]", "source_paths = recalign", "only_mutate =", *[f"    {f}" for f in files],
+               "do_not_mutate_patterns =", *[f"    {p}" for p in DO_NOT_MUTATE],
                "pytest_add_cli_args_test_selection =", *[f"    {t}" for t in tests + files],
                "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -x",
                *([] if slow else ["    -m", "    not slow"]), ""]

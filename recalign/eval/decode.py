@@ -95,7 +95,13 @@ def constrained_beam_search(model, tokenizer, inputs: Sequence[str], trie: Title
             lst = trie.allowed_at(node, _exs[batch_id])
             return lst if lst else [eos]
 
-        out = model.generate(**enc, generation_config=gc, prefix_allowed_tokens_fn=allowed)
+        # transformers fills every unset (None) value of ``gc`` from ``model.generation_config``: the
+        # checkpoint's own settings (min_new_tokens, bad_words_ids, forced tokens …) would come back
+        saved, model.generation_config = model.generation_config, gc
+        try:
+            out = model.generate(**enc, generation_config=gc, prefix_allowed_tokens_fn=allowed)
+        finally:
+            model.generation_config = saved
         seqs = out.sequences.view(len(idx), beam, -1)[:, :, 1:].tolist()
         scores = out.sequences_scores.view(len(idx), beam).tolist()
         for j, i in enumerate(idx):
