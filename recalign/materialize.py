@@ -68,15 +68,15 @@ def render_rows(rows: Sequence[tuple[object, Meta]], templates: list[Template], 
         ctx = vars(ex)
         fin, ftg = fns[c]
         try:
-            inp = fin(ctx).strip()
-            if fit is not None and not fit.fits(inp):
-                ex, inp, _ = fit.shorten(ex, lambda e, f=fin: f(vars(e)).strip())
-                ctx = vars(ex)
-            inputs.append(inp)
+            inputs.append(fin(ctx).strip())
             targets.append(ftg(ctx).strip())
         except Exception:  # noqa: BLE001 — re-render to get the error with file/id/line
             templates[c].render(ex)
             raise
+    for i in fit.over_budget(inputs) if fit is not None else ():   # counted in one batch, refitted one by one
+        fin, ftg = fns[choice[i]]
+        ex, inputs[i], _ = fit.shorten(rows[i][0], lambda e, f=fin: f(vars(e)).strip())
+        targets[i] = ftg(vars(ex)).strip()
     split = templates[0].split
     return {"input": inputs, "target": targets, "_task": [task] * len(rows),
             "_template_id": [templates[c].id for c in choice], "_template_split": [split] * len(rows)}

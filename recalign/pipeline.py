@@ -47,6 +47,8 @@ from .eval.report import compare
 from .materialize import generate, templates_fingerprint
 from .run_dir import RunDir, changes, fingerprint
 from .t5_finetune import TrainConfig  # the package itself is light: torch and transformers load on first use
+from .t5_finetune.run_tokenizer import ensure_run_tokenizer, run_source_settings, share_tokenizer
+from .tasks.fit import fit_lines
 from .tasks import TASKS, GenerateConfig
 from .variants import baseline_runs, plan as plan_variants
 
@@ -154,7 +156,10 @@ def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: st
 
 
 def generate_config(cfg: RunConfig) -> GenerateConfig:
-    return GenerateConfig(**{f.name: getattr(cfg.generate, f.name) for f in dataclasses.fields(GenerateConfig)})
+    """``generate:`` with the run's one source budget (``train.max_source_length``, counted by the
+    tokenizer training uses: ``t5_finetune.run_tokenizer``)."""
+    g = GenerateConfig(**{f.name: getattr(cfg.generate, f.name) for f in dataclasses.fields(GenerateConfig)})
+    return run_source_settings(g, train_config(cfg))
 
 
 def embed_config(cfg: RunConfig) -> EmbedConfig:
@@ -322,8 +327,14 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
     tasks = list(cfg.generate.tasks)
     gcfg = generate_config(cfg)
     gen_in = generate_inputs(split_fingerprint(split), gcfg, tasks)
-    stage("generate", run_dir.manifest_path, lambda: generate(split, tasks, run_dir, gcfg), run_dir.text,
+    def _generate() -> None:   # a preset's tokenizer first: it counts the source budget (run_tokenizer)
+        ensure_run_tokenizer(run_dir.root, split, tasks, gcfg, train_config(cfg))
+        generate(split, tasks, run_dir, gcfg)
+
+    stage("generate", run_dir.manifest_path, _generate, run_dir.text,
           inputs=gen_in, recorded=recorded_generate(run_dir, tasks) if run_dir.has_manifest() else {})
+    for line in fit_lines(run_dir.manifest().get("fit")):
+        echo(line)
 
     variants = [(v.suffix, run_dir.variant(v.subdir) if v.subdir else run_dir, v.tasks, v.seed_offset)
                 for v in plan_variants(tasks, cfg.ablation, cfg.seeds)]   # ablation arms x seeds
@@ -336,8 +347,9 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
         tcfg = train_config(cfg, vtasks, seed_offset)
         curve = tcfg.curve                    # learning curve: RUN/logs/curve.jsonl
         stage(f"train{suffix}", vdir.train_info,
-              lambda: train(tcfg, vdir.root, evaluate_fn=curve_evaluator(vdir.root, curve.users, curve.seed,
-                                                                         curve.beam)), vdir.model,
+              lambda: (share_tokenizer(run_dir.root, vdir.root),   # the tokenizer its inputs were fitted with
+                       train(tcfg, vdir.root, evaluate_fn=curve_evaluator(vdir.root, curve.users, curve.seed,
+                                                                          curve.beam))), vdir.model,
               inputs=train_inputs(run_dir, tcfg), resumes=vdir.checkpoints)
 
     from .eval.evaluate import evaluate  # lazy: torch

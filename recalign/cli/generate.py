@@ -7,8 +7,11 @@ import click
 
 from ..config import from_dict, read_yaml
 from ..data import check_source
+from ..pipeline import load_run_config, train_config
 from ..run_dir import RunDir
+from ..t5_finetune.run_tokenizer import ensure_run_tokenizer, run_source_settings
 from ..tasks import TASKS, GenerateConfig
+from ..tasks.fit import fit_lines
 from ..tasks.items import ID_FORMS, INPUT_FORMS, TARGET_FORMS
 from .options import override_option, run_dir_option
 
@@ -23,7 +26,9 @@ from .options import override_option, run_dir_option
 @click.option("--templates", "templates_dir", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="Extra template directory (repeatable): adds or overrides templates by id.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
-              help="YAML with GenerateConfig keys (or a `generate:` section).")
+              help="YAML with GenerateConfig keys (or a `generate:` section). A run config (with a `train:` "
+                   "section) also sets the source budget to train.max_source_length and, for a preset, trains "
+                   "RUN/tokenizer first, as `recalign run` does.")
 @override_option("Override a GenerateConfig key, e.g. -o train_per_user='{ranking: 10}'.")
 @click.option("--seed", type=int, default=None, help="Seed (default 0).")
 @click.option("--history-len", type=int, default=None, help="Most recent titles shown (default 20).")
@@ -43,8 +48,9 @@ def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: t
     """Build every task's examples, render them with the templates, write Arrow datasets."""
     from ..materialize import generate  # lazy: datasets/pyarrow are heavy for `recalign --help`
 
-    data = read_yaml(config_file) if config_file else {}
-    data = dict(data.get("generate", data))
+    raw = read_yaml(config_file) if config_file else {}
+    data = dict(raw.get("generate", raw))
+    section_tasks = data.pop("tasks", None)   # a run config's generate.tasks: the default task list
     for k, v in (("seed", seed), ("history_len", history_len), ("num_candidates", num_candidates),
                  ("item_input", item_input), ("item_target", item_target), ("item_ids", item_ids)):
         if v is not None:
@@ -52,16 +58,26 @@ def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: t
     if no_progress:
         data["progress"] = False
     cfg = from_dict(GenerateConfig, data, overrides=list(overrides))
+    tcfg = None
+    if isinstance(raw.get("train"), dict):      # a run config: its one source budget, as `recalign run` does
+        tcfg = train_config(load_run_config(config_file))
+        cfg = run_source_settings(cfg, tcfg)
     t0 = time.perf_counter()
     run = RunDir(run_dir)
-    names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else TASKS.names()
+    names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else \
+        list(section_tasks or TASKS.names())
     for n in names:
         TASKS.get(n)   # an unknown task fails here, before any data is prepared
     with run.lock("generate"):
         ctx = click.get_current_context()
-        if run.has_split() and ctx.get_parameter_source("dataset") is not click.core.ParameterSource.DEFAULT:
+        explicit = ctx.get_parameter_source("dataset") is not click.core.ParameterSource.DEFAULT
+        if tcfg is not None and not explicit:          # a run config names its dataset
+            dataset = str((raw.get("data") or {}).get("dataset", dataset))
+        if run.has_split() and explicit:
             check_source(run_dir, dataset)  # an explicit -d must match what RUN/data holds
         split = run.ensure_split(dataset, echo=lambda m: click.echo(m, err=True))
+        if tcfg is not None:              # a preset's tokenizer is trained first: it counts the budget
+            ensure_run_tokenizer(run.root, split, names, cfg, tcfg, list(templates_dir))
         manifest = generate(split, names, run, cfg, list(templates_dir), jsonl=jsonl)
     dt = time.perf_counter() - t0
     splits = manifest["splits"]
@@ -75,11 +91,6 @@ def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: t
     if kept:
         click.echo(f"kept (same data, still in the manifest): {', '.join(kept)}")
     click.echo(f"wrote {total:,} examples to {run_dir}/text in {dt:.1f} s")
-    fit = manifest.get("fit") or {}
-    if fit.get("note"):
-        click.echo(f"note: source budget {fit['budget']}: {fit['note']}", err=True)
-    for t, per in (fit.get("tasks") or {}).items():    # inputs fitted to the source budget (tasks/fit.py)
-        click.echo(f"fit {t:<10} shortened " + ", ".join(f"{s} {v['shortened']:,}" for s, v in per.items())
-                   + (f"; over budget even with one history item: {sum(v['over_budget'] for v in per.values()):,}"
-                      if any(v["over_budget"] for v in per.values()) else ""))
+    for line in fit_lines(manifest.get("fit")):     # inputs fitted to the source budget (tasks/fit.py)
+        click.echo(line)
 

@@ -9,6 +9,7 @@ from ..config import from_dict, read_yaml
 from ..pipeline import load_run_config, train_config, train_inputs
 from ..run_dir import RunDir
 from ..t5_finetune import TrainConfig, read_train_info, train
+from ..tasks.fit import fit_lines
 from .options import override_option, run_dir_option
 
 
@@ -52,6 +53,8 @@ def train_cmd(config_path: str, run_dir: str, overrides: tuple[str, ...], deepsp
         why = " (stopped by the time budget)" if info.get("stopped_by_budget") else ""
         click.echo(f"trained {info['model']} for {info['global_step']}/{info['max_steps']} steps{why}; "
                    f"best valid loss {info['best_metric']}; saved {out}")
+        for line in fit_lines(run.manifest().get("fit") if run.has_manifest() else None):
+            click.echo(line)                  # what generate shortened to fit max_source_length
         if info.get("sources_at_max_length"):
             click.echo(f"note: {info['sources_at_max_length']:,} training inputs reach max_source_length "
                        f"({cfg.max_source_length} tokens) and may be cut: set generate.max_source_tokens "

@@ -67,6 +67,16 @@ class SourceFit:
     def fits(self, text: str) -> bool:
         return self.count(text) <= self.budget
 
+    def over_budget(self, texts: list[str]) -> list[int]:
+        """Indices of ``texts`` over the budget, counted in one batch when the counter can
+        (``TokenCounter.many``); texts that cannot exceed it (``TokenCounter.surely_fits``) are not
+        tokenized."""
+        many = getattr(self.count, "many", None)
+        sure = getattr(self.count, "surely_fits", None)
+        todo = [i for i, t in enumerate(texts) if sure is None or not sure(t, self.budget)]
+        lengths = many([texts[i] for i in todo]) if many else [self.count(texts[i]) for i in todo]
+        return [i for i, n in zip(todo, lengths) if n > self.budget]
+
     def shorten(self, example: Any, render: Callable[[Any], str]) -> tuple[Any, str, int]:
         """``(example, rendered input, items dropped)`` for an example whose input may not fit."""
         text = render(example)
@@ -95,14 +105,62 @@ class SourceFit:
         return {"shortened": self.shortened, "over_budget": self.over, "items_dropped": self.dropped}
 
 
-def token_counter(tokenizer) -> Callable[[str], int]:
-    """``count(text)``: source tokens under ``tokenizer`` (special tokens such as EOS included)."""
-    return lambda text: len(tokenizer(text, add_special_tokens=True)["input_ids"])
+class TokenCounter:
+    """``count(text)``: source tokens under ``tokenizer`` (special tokens such as EOS included);
+    ``count.many(texts)`` counts a batch. A fast tokenizer is asked through its Rust encoder
+    (the same ids, without the Python wrapper's per-call cost: every generated example is
+    counted). With a byte-level BPE and no normalizer every token is at least one byte, so a
+    text of ``budget - specials`` bytes or fewer fits without being tokenized (``surely_fits``)."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.backend = getattr(tokenizer, "backend_tokenizer", None)
+        self.specials = len(tokenizer("", add_special_tokens=True)["input_ids"])
+        self.byte_level = self.backend is not None and self.backend.normalizer is None and \
+            type(self.backend.pre_tokenizer).__name__ == "ByteLevel" and type(self.backend.model).__name__ == "BPE"
+
+    def __call__(self, text: str) -> int:
+        if self.backend is not None:
+            return len(self.backend.encode(text))
+        return len(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    def many(self, texts: list[str]) -> list[int]:
+        if self.backend is not None:
+            return [len(e) for e in self.backend.encode_batch(texts)]
+        return [self(t) for t in texts]
+
+    def surely_fits(self, text: str, budget: int) -> bool:
+        return self.byte_level and len(text.encode("utf-8")) + self.specials <= budget
 
 
+def token_counter(tokenizer) -> TokenCounter:
+    """The ``TokenCounter`` of ``tokenizer``."""
+    return TokenCounter(tokenizer)
 
 
-def load_counter(tokenizer_path: str, item_tokens: list[str] = ()) -> Callable[[str], int]:
+def fit_lines(fit: dict | None) -> list[str]:
+    """What ``generate`` reports about the source budget (a manifest's ``fit``): per task, how
+    many examples of each split were shortened, and those still over with one history item.
+
+    >>> fit_lines({"budget": 8, "tokenizer": "RUN/tokenizer", "tasks": {"ranking": {
+    ...     "train": {"shortened": 3, "over_budget": 0, "items_dropped": 5},
+    ...     "test": {"shortened": 1, "over_budget": 1, "items_dropped": 2}}}})
+    ['source budget 8 tokens (RUN/tokenizer); examples shortened to fit:', '  ranking    train 3, test 1; over budget even with one history item: 1']
+    """
+    fit = fit or {}
+    if not fit:
+        return []
+    if fit.get("note"):
+        return [f"source budget {fit.get('budget')} tokens: {fit['note']}"]
+    out = [f"source budget {fit.get('budget')} tokens ({fit.get('tokenizer')}); examples shortened to fit:"]
+    for t, per in (fit.get("tasks") or {}).items():
+        over = sum(v.get("over_budget", 0) for v in per.values())
+        out.append(f"  {t:<10} " + ", ".join(f"{s} {v.get('shortened', 0):,}" for s, v in per.items())
+                   + (f"; over budget even with one history item: {over:,}" if over else ""))
+    return out
+
+
+def load_counter(tokenizer_path: str, item_tokens: list[str] = ()) -> TokenCounter:
     """The token counter of the tokenizer saved at ``tokenizer_path`` (a checkpoint's directory,
     ``RUN/tokenizer`` or a hub name), with the run's atomic item tokens added (one token each)."""
     from transformers import AutoTokenizer  # lazy: heavy, and only a budgeted generate needs it
@@ -118,4 +176,4 @@ def load_counter(tokenizer_path: str, item_tokens: list[str] = ()) -> Callable[[
     return token_counter(tok)
 
 
-__all__ = ["SourceFit", "drop_oldest", "token_counter", "load_counter"]
+__all__ = ["SourceFit", "TokenCounter", "drop_oldest", "token_counter", "load_counter", "fit_lines"]
