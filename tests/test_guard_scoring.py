@@ -64,3 +64,14 @@ def test_exact_ties_keep_catalogue_order(model_tok):
     assert all(len({score[f"{k}{n}"] for n in range(8)}) == 1 for k in "abc")
     assert [i for i, _ in got] == sorted(trie.paths, key=lambda i: -score[i])   # stable sort of the catalogue
     assert [i for i, _ in got][:8] == [f"{got[0][0][0]}{n}" for n in range(8)]
+
+
+def test_exact_rankings_pass_the_scorers_options_through(model_tok):
+    model, tok = model_tok
+    trie = TitleTrie.from_titles(TITLES, tok)
+    inputs, items = ["user watched toy story then heat then alien"], list(trie.paths)
+    short = score_token_ids(model, tok, inputs, [[trie.token_ids[i] for i in items]], max_input_length=2)[0]
+    got = dict(exact_rankings(model, tok, inputs, trie, [None], max_input_length=2)[0])
+    assert [got[i] for i in items] == pytest.approx(short.logp.tolist(), abs=1e-5)
+    full = dict(exact_rankings(model, tok, inputs, trie, [None])[0])
+    assert max(abs(full[i] - got[i]) for i in items) > 1e-3               # the truncation did change the scores
