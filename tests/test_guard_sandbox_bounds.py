@@ -5,11 +5,13 @@ literals while compiling)."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from jinja2.utils import Namespace
 
 from recalign.prompts.env import make_env
-from recalign.prompts.limits import Limits, TemplateLimitError
+from recalign.prompts.limits import Budget, Limits, TemplateLimitError, check_format, size_of
 
 
 def _render(src: str, limits: Limits, **ctx) -> str:
@@ -111,3 +113,61 @@ def test_range_at_the_limit():
     assert _render("{{ range(n) | length }}", Limits(max_size=5), n=5) == "5"
     with pytest.raises(TemplateLimitError, match=re.escape("range of 6 items (limit 5)")):
         _render("{{ range(n) | length }}", Limits(max_size=5), n=6)
+
+
+@pytest.mark.parametrize("fmt, ok", [("%50d", True), ("%51d", False), ("%.50f", True), ("%.51f", False),
+                                     ("%(a)-51s", False), ("{:>50}", True), ("{:>51}", False), ("{0:.51}", False),
+                                     ("{a:^051}", False), ("%-50s and {:50}", True)])
+def test_format_widths_at_the_limit(fmt, ok):
+    lim = Limits(max_int_arg=50)
+    if ok:
+        check_format(fmt, lim)
+    else:
+        with pytest.raises(TemplateLimitError, match="format width 51 is over the limit of 50"):
+            check_format(fmt, lim)
+
+
+@pytest.mark.parametrize("fmt", ["%*d", "%.*f", "%-*s"])
+def test_star_widths_are_refused(fmt):
+    with pytest.raises(TemplateLimitError, match=re.escape("a '*' width in a format string is not allowed")):
+        check_format(fmt, Limits())
+
+
+def test_size_of_counts_characters_items_and_each_use_of_a_shared_container():
+    assert (size_of("abc", 100), size_of(range(7), 100), size_of(5, 100), size_of(None, 100)) == (3, 7, 1, 1)
+    assert size_of(["ab", "c"], 100) == 2 + 3 and size_of([1, 2], 100) == 2 + 2
+    assert size_of({"ab": [1, 2]}, 100) == 2 + 2 + (2 + 2)                 # keys and values
+    assert size_of({"ab"}, 100) == 1 + 2 and size_of(Namespace(a="xy"), 100) == 2 + 1 + 2
+    x = ["abc"]
+    assert size_of([x, x], 100) == 2 + 2 * (1 + 3)                        # shared twice: counted twice
+    cyc: list = []
+    cyc.append(cyc)
+    assert size_of(cyc, 100) == 1 + 1 and size_of([cyc], 100) == 1 + 2   # a cycle counts 1 where it closes
+    assert size_of(["a" * 10] * 5, 1000) == 5 + 50 and size_of(["a" * 10] * 5, 15) == 25   # stops past the limit
+
+
+def test_budget_counts_values_and_the_render_total_at_their_limits():
+    b = Budget(Limits(max_size=5, max_total=8), timed=False)
+    b.built("abcde")
+    with pytest.raises(TemplateLimitError, match="^a value larger than 5 characters/items$"):
+        b.built("abcdef")
+    b.built("abc")                                                        # 8 in all: the limit
+    with pytest.raises(TemplateLimitError, match="^the render built more than 8 characters/items in all$"):
+        b.built("a")
+    b = Budget(Limits(max_size=5), timed=False)
+    b.built([["abcd"]], "x", deep=False)                                  # a filter's result: its items only
+    with pytest.raises(TemplateLimitError, match="^x larger than 5"):
+        b.built([["abcd"]], "x")                                          # 1 + 1 + 4, nested
+    with pytest.raises(TemplateLimitError, match="^x larger than 5"):
+        b.built("abcdef", "x", deep=False)                                # a string counts its characters
+    with pytest.raises(TemplateLimitError, match=re.escape("y would build 6 characters/items (limit 5)")):
+        b.will_build(6, "y")
+    b.will_build(5, "y")
+
+
+def test_the_clock_is_read_only_for_timed_budgets():
+    Budget(Limits(seconds=0.0), timed=False).check_time()
+    b = Budget(Limits(seconds=0.0))
+    time.sleep(0.002)
+    with pytest.raises(TemplateLimitError, match="^render took longer than 0 s$"):
+        b.check_time()
