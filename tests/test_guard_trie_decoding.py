@@ -93,9 +93,13 @@ def test_no_generation_setting_of_a_checkpoint_reaches_the_search(repeat_model_t
     g.early_stopping, g.no_repeat_ngram_size, g.repetition_penalty, g.bad_words_ids = True, 1, 5.0, [heat]
     g.forced_bos_token_id, g.forced_eos_token_id, g.min_new_tokens, g.min_length = heat[0], tok.eos_token_id, 3, 4
     g.eos_token_id, g.length_penalty, g.num_beam_groups, g.diversity_penalty = other, 3.0, 2, 1.0
+    exact = exact_rankings(model, tok, inputs, trie, [None] * len(inputs), top_k=len(REPEATS))
     for beam in (3, len(REPEATS)):
         want = constrained_beam_search(model, tok, inputs, trie, beam=beam)
         got = constrained_beam_search(hostile, tok, inputs, trie, beam=beam)
         assert [[i for i, _ in r] for r in got] == [[i for i, _ in r] for r in want], beam
         assert [s for r in got for _, s in r] == pytest.approx([s for r in want for _, s in r], abs=1e-4)
+    # a full beam is the exact log-likelihood ranking (so no setting of the search's own moves the scores)
+    assert [[i for i, _ in r] for r in got] == [[i for i, _ in r] for r in exact]
+    assert [s for r in got for _, s in r] == pytest.approx([s for r in exact for _, s in r], abs=1e-4)
     assert {"i11", "i12"} <= {i for i, _ in want[0]}                      # the repeated titles were ranked
