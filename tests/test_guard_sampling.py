@@ -136,3 +136,14 @@ def test_the_seeded_streams_are_pinned(ml100k_split):
     assert _digest(drawn) == "7212249e46922564"
     rnd = task_rng(0, "ranking", "train")
     assert _digest([rnd.random(), np_rng(0, "ranking", "train").integers(1 << 30, size=4).tolist()]) == "3cf9991fa6d9d9cd"
+
+
+def test_a_window_of_two_items_is_kept_and_positions_speak_the_runs_item_rule(long_split):
+    cfg = GenerateConfig(history_len=3, aux_stride=3, progress=False)        # ends at 5 and 2
+    assert list(train_windows(long_split, "train", cfg, "mim", users=["a"])) == [
+        ("a", ("x1", "x2")), ("a", ("x3", "x4", "x5"))]
+    plain = list(next_item_positions(long_split, "valid", GenerateConfig(progress=False), "retrieval", users=["a"]))
+    ids = list(next_item_positions(long_split, "valid", GenerateConfig(item_input="id+title", progress=False),
+                                   "retrieval", users=["a"]))
+    assert plain[0].history == ids[0].history and plain[0].history_titles != ids[0].history_titles
+    assert all(t.endswith(p) and t != p for t, p in zip(ids[0].history_titles, plain[0].history_titles))
