@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+from jinja2.exceptions import UndefinedError
 from jinja2.utils import Namespace
 
 from recalign.prompts.env import make_env
@@ -171,3 +172,26 @@ def test_the_clock_is_read_only_for_timed_budgets():
     time.sleep(0.002)
     with pytest.raises(TemplateLimitError, match="^render took longer than 0 s$"):
         b.check_time()
+
+
+def test_the_environment_trims_block_lines_keeps_text_raw_and_refuses_unknown_names():
+    src = "a\n    {% if true %}\n  b\n    {% endif %}\nc {{ v }}\n"
+    assert _render(src, Limits(), v="<x & y>") == "a\n  b\nc <x & y>"    # block lines vanish, no escaping
+    with pytest.raises(UndefinedError, match="'nope' is undefined"):
+        _render("{{ nope }}", Limits())
+
+
+def test_steps_are_counted_one_by_one_and_the_clock_read_every_16():
+    b = Budget(Limits(max_steps=3), timed=False)
+    for _ in range(3):
+        b.step()
+    assert b.steps == 3
+    with pytest.raises(TemplateLimitError, match=re.escape("more than 3 steps (loop iterations, calls, operators) "
+                                                           "in one render")):
+        b.step()
+    b = Budget(Limits(seconds=0.0))
+    time.sleep(0.002)
+    for _ in range(15):
+        b.step()                                                          # past the deadline, clock not read yet
+    with pytest.raises(TemplateLimitError, match="render took longer than 0 s"):
+        b.step()
