@@ -1,5 +1,6 @@
-"""Guard: ranking lines and per-user rows as written and read back — blank lines anywhere are skipped (not the end of the file),
-a missing value is NaN, an empty file is no rows, and a row with other columns names both column sets."""
+"""Guard: ranking lines and per-user rows as written and read back — blank lines anywhere are skipped
+(not the end of the file), a missing value is NaN, an empty file is no rows, and a row with other
+columns names both column sets."""
 from __future__ import annotations
 
 import json

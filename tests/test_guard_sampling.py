@@ -135,7 +135,8 @@ def test_the_seeded_streams_are_pinned(ml100k_split):
         assert all(len(set(r)) == len(r) and not seen & set(r) for r in rows)
     assert _digest(drawn) == "7212249e46922564"
     rnd = task_rng(0, "ranking", "train")
-    assert _digest([rnd.random(), np_rng(0, "ranking", "train").integers(1 << 30, size=4).tolist()]) == "3cf9991fa6d9d9cd"
+    first = [rnd.random(), np_rng(0, "ranking", "train").integers(1 << 30, size=4).tolist()]
+    assert _digest(first) == "3cf9991fa6d9d9cd"
 
 
 def test_a_window_of_two_items_is_kept_and_positions_speak_the_runs_item_rule(long_split):
