@@ -49,7 +49,8 @@ GROUPS: dict[str, tuple[list[str], list[str], bool]] = {
                 ["tests/test_scoring.py", "tests/test_decode.py", "tests/test_guard_scoring.py"], False),
     # training runs: minutes per pass, so not in the default set (``-g resume``)
     "resume": (["recalign/t5_finetune/checkpoints.py"],
-               ["tests/test_t5_train.py::test_resume_after_interrupt_reaches_the_same_end",
+               ["tests/test_guard_checkpoints.py",
+                "tests/test_t5_train.py::test_resume_after_interrupt_reaches_the_same_end",
                 "tests/test_t5_train.py::test_half_written_checkpoint_is_set_aside_and_the_complete_one_resumed"],
                True),
 }
