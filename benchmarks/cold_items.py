@@ -137,7 +137,8 @@ def target_ranks(run: Path, split: Split, cold: set[str], n_users: int = 95) -> 
         ranks = [o.index(split.target(u, "test")) + 1 for u, o in zip(users, order)]
         pct = [(r - 1) / max(1, len(o) - 1) for r, o in zip(ranks, order)]
         out[name] = {"users": len(users), "median_rank": float(np.median(ranks)),
-                     "mean_percentile": round(float(np.mean(pct)), 3), "of": round(float(np.mean([len(o) for o in order])))}
+                     "mean_percentile": round(float(np.mean(pct)), 3),
+                     "of": round(float(np.mean([len(o) for o in order])))}
     return out
 
 

@@ -142,10 +142,12 @@ def fit_lines(fit: dict | None) -> list[str]:
     """What ``generate`` reports about the source budget (a manifest's ``fit``): per task, how
     many examples of each split were shortened, and those still over with one history item.
 
-    >>> fit_lines({"budget": 8, "tokenizer": "RUN/tokenizer", "tasks": {"ranking": {
-    ...     "train": {"shortened": 3, "over_budget": 0, "items_dropped": 5},
-    ...     "test": {"shortened": 1, "over_budget": 1, "items_dropped": 2}}}})
-    ['source budget 8 tokens (RUN/tokenizer); examples shortened to fit:', '  ranking    train 3, test 1; over budget even with one history item: 1']
+    >>> for line in fit_lines({"budget": 8, "tokenizer": "RUN/tokenizer", "tasks": {"ranking": {
+    ...         "train": {"shortened": 3, "over_budget": 0, "items_dropped": 5},
+    ...         "test": {"shortened": 1, "over_budget": 1, "items_dropped": 2}}}}):
+    ...     print(line)
+    source budget 8 tokens (RUN/tokenizer); examples shortened to fit:
+      ranking    train 3, test 1; over budget even with one history item: 1
     """
     fit = fit or {}
     if not fit:
