@@ -111,6 +111,8 @@ class CurveSpec:
 class TrainConfig:
     model: str = _h("Preset (t5-tiny, t5-mini, t5-small-scratch) or HF name / local path.", default="t5-tiny")
     vocab_size: int = _h("Vocabulary of the tokenizer trained for a preset.", default=8000)
+    dropout: float = _h("dropout_rate of a preset built from scratch (a checkpoint keeps its own).",
+                        default=0.1)
     mixture: MixtureSpec = _h("Task mixture.", default_factory=MixtureSpec)
     max_source_length: int = _h("Inputs are truncated to this many tokens.", default=256)
     max_target_length: int = _h("Targets are truncated to this many tokens.", default=64)
@@ -164,6 +166,8 @@ class TrainConfig:
                                 f"{self.trainer!r}", field="trainer")
         self.trainer = {**DEFAULT_TRAINER, **self.trainer}
         self._check_trainer()
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise RecalignError(f"dropout must be in [0, 1), got {self.dropout!r}", field="dropout")
         if self.bf16 not in ("auto", True, False):
             raise RecalignError(f'bf16 must be "auto", true or false, got {self.bf16!r}', field="bf16")
         if isinstance(self.report_to, str):

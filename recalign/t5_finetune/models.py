@@ -30,18 +30,19 @@ def is_preset(name: str) -> bool:
     return name in PRESETS
 
 
-def build_model(preset_or_name: str, tokenizer):
+def build_model(preset_or_name: str, tokenizer, dropout: float = 0.1):
     """A seq2seq model: a fresh T5 for a preset name, else a pretrained checkpoint.
 
     The preset's vocabulary is the tokenizer's; ``decoder_start_token_id`` is ``<pad>`` (0)
-    as in T5. A pretrained model whose embedding matrix is smaller than the tokenizer is resized.
+    as in T5; ``dropout`` is the preset's ``dropout_rate`` (a checkpoint keeps its own).
+    A pretrained model whose embedding matrix is smaller than the tokenizer is resized.
     """
     from transformers import T5Config, T5ForConditionalGeneration
 
     if is_preset(preset_or_name):
         cfg = T5Config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
                        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
-                       dropout_rate=0.1, feed_forward_proj="relu", tie_word_embeddings=True,
+                       dropout_rate=dropout, feed_forward_proj="relu", tie_word_embeddings=True,
                        **PRESETS[preset_or_name])
         return T5ForConditionalGeneration(cfg)
     model = _load_pretrained(preset_or_name)

@@ -177,6 +177,8 @@ def training_arguments(cfg: TrainConfig, run: Path, has_eval: bool, **extra):
               deepspeed=resolve_deepspeed(cfg.deepspeed), report_to=cfg.report_to or "none",
               run_name=run.resolve().name, remove_unused_columns=False)
     kw.setdefault("dataloader_pin_memory", _cuda())
+    if kw["bf16"] and not _cuda():
+        kw.setdefault("use_cpu", True)        # bf16 autocast on the CPU (AVX512-BF16 cores)
     kw.setdefault("disable_tqdm", False)
     kw.update(extra)
     try:
@@ -243,7 +245,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
     clock = TrainClock((read_marker(last).get("train_seconds") or 0.0) if last else 0.0)
 
     set_seed(cfg.seed)
-    model = build_model(cfg.model, tokenizer)
+    model = build_model(cfg.model, tokenizer, dropout=cfg.dropout)
     if items is not None and not is_preset(cfg.model):
         init_item_rows(model, tokenizer, items)  # new rows = mean of the item's title-token rows
     budget = TimeBudget(cfg.time_budget_minutes, clock)
