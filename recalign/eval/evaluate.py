@@ -121,16 +121,20 @@ class ModelContext:
         write_jsonl(self.out_dir / f"predictions_{name}_{self.data_split}.jsonl", records)
 
 
+def _generate_settings(run_dir: Path) -> dict | None:
+    """The generate settings ``RUN/text/manifest.json`` records (None without a manifest)."""
+    run = RunDir(run_dir)
+    return run.manifest().get("settings") if run.has_manifest() else None
+
+
 def item_rule(run_dir: Path) -> ItemRule:
     """The item representation ``RUN/text/manifest.json`` records (titles when there is none)."""
-    run = RunDir(run_dir)
-    return ItemRule.from_settings(run.manifest().get("settings") if run.has_manifest() else None)
+    return ItemRule.from_settings(_generate_settings(run_dir))
 
 
 def input_window(run_dir: Path) -> int | None:
     """The most recent history items an input shows (``generate.history_len`` in the manifest)."""
-    run = RunDir(run_dir)
-    n = (run.manifest().get("settings") or {}).get("history_len") if run.has_manifest() else None
+    n = (_generate_settings(run_dir) or {}).get("history_len")
     return int(n) if n is not None else None
 
 
