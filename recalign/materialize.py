@@ -39,7 +39,7 @@ from .prompts import Template
 from .run_dir import RunDir, fingerprint
 from .tasks import TASKS, GenerateConfig, Meta, load_templates
 from .tasks.fit import SourceFit, load_counter
-from .tasks.items import ItemWriter
+from .tasks.items import ItemRule, ItemWriter
 from .tasks.sampling import cap_rows, task_rng
 
 TEXT_SPLITS = ("train", "valid", "test", "valid_unseen", "test_unseen")
@@ -54,13 +54,16 @@ _SCHEMA = FEATURES.arrow_schema
 
 
 def render_rows(rows: Sequence[tuple[object, Meta]], templates: list[Template], task: str,
-                rnd, fit: SourceFit | None = None) -> dict[str, list]:
+                rnd, fit: SourceFit | None = None, post: Callable[[str], str] | None = None) -> dict[str, list]:
     """Render every example with a seeded random template of ``templates`` → columns. With
     ``fit``, an input over the source budget is re-rendered without its oldest history items
-    (``tasks/fit.py``; ``Meta.history`` still lists every item the example was built from)."""
+    (``tasks/fit.py``; ``Meta.history`` still lists every item the example was built from).
+    ``post`` rewrites every rendered input (the item rule's ``post_render``), before fitting."""
     if not templates:
         raise RecalignError(f"task {task!r} has no templates for this split")
     fns = [t.compile() for t in templates]
+    if post is not None:
+        fns = [(lambda ctx, f=fin: post(f(ctx)), ftg) for fin, ftg in fns]
     k = len(templates)
     choice = [rnd.randrange(k) for _ in range(len(rows))]
     inputs, targets = [], []
@@ -147,6 +150,7 @@ def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Tem
         if count is not None and cfg.max_source_tokens else dict.fromkeys(TEXT_SPLITS)
     t = TASKS.get(task)
     temps = split_templates(templates, task)
+    post = ItemRule.from_config(cfg).post_render()
     users = list(users) if users is not None else None
     out = {}
     for which in ("train", "valid", "test"):
@@ -155,10 +159,10 @@ def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Tem
             rows = cap_rows(rows, cfg.max_train_examples.get(task), task_rng(cfg.seed, task, which, "cap"))
         meta = meta_columns(rows)
         out[which] = to_dataset({**meta, **render_rows(rows, temps["seen"], task,
-                                                       task_rng(cfg.seed, task, which, "seen"), fits[which])})
+                                                       task_rng(cfg.seed, task, which, "seen"), fits[which], post)})
         if which != "train":
             out[f"{which}_unseen"] = to_dataset({**meta, **render_rows(
-                rows, temps["unseen"], task, task_rng(cfg.seed, task, which, "unseen"), fits[f"{which}_unseen"])})
+                rows, temps["unseen"], task, task_rng(cfg.seed, task, which, "unseen"), fits[f"{which}_unseen"], post)})
     if fitted is not None:
         fitted.update({s: f.stats() for s, f in fits.items() if f is not None})
     return out

@@ -39,12 +39,14 @@ from .options import override_option, run_dir_option
               help="What the model generates for an item (default title).")
 @click.option("--item-ids", type=click.Choice(ID_FORMS), default=None,
               help="ID form: atomic (one added token per item) or text ('item_7') (default atomic).")
+@click.option("--item-compact", is_flag=True, default=None,
+              help="Atomic id inputs: item tokens back to back, one source token per item (tasks/items.py).")
 @click.option("--jsonl", is_flag=True, help="Also write RUN_DIR/text/<task>/<split>.jsonl.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: tuple[str, ...], config_file: str | None,
                  overrides: tuple[str, ...], seed: int | None, history_len: int | None,
                  num_candidates: int | None, item_input: str | None, item_target: str | None,
-                 item_ids: str | None, jsonl: bool, no_progress: bool) -> None:
+                 item_ids: str | None, item_compact: bool | None, jsonl: bool, no_progress: bool) -> None:
     """Build every task's examples, render them with the templates, write Arrow datasets."""
     from ..materialize import generate  # lazy: datasets/pyarrow are heavy for `recalign --help`
 
@@ -52,7 +54,8 @@ def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: t
     data = dict(raw.get("generate", raw))
     section_tasks = data.pop("tasks", None)   # a run config's generate.tasks: the default task list
     for k, v in (("seed", seed), ("history_len", history_len), ("num_candidates", num_candidates),
-                 ("item_input", item_input), ("item_target", item_target), ("item_ids", item_ids)):
+                 ("item_input", item_input), ("item_target", item_target), ("item_ids", item_ids),
+                 ("item_compact", item_compact or None)):
         if v is not None:
             data[k] = v
     if no_progress:

@@ -38,6 +38,9 @@ class GenerateConfig:
         "help": "What the model generates for an item: title (trie decoding) or id."})
     item_ids: str = field(default="atomic", metadata={
         "help": "ID form: atomic (one added token per item, exact full ranking) or text ('item_7', trie)."})
+    item_compact: bool = field(default=False, metadata={
+        "help": "Atomic id inputs only: item tokens written back to back, the template's separators and list "
+                "numbers between them dropped (one source token per item; tasks/items.py)."})
     max_source_tokens: int = field(default=0, metadata={
         "help": "Source budget in tokens (EOS included): oldest history items are dropped until each input "
                 "fits (never a candidate or the instruction); 0 = no fitting. Set it to train.max_source_length."})

@@ -14,6 +14,12 @@ test item as "the next number"): the catalogue, in the source's item order, is s
 position k gets number k + 1 (1 … number of items). Training, generation and evaluation
 recompute the same map from the split and the seed the manifest records.
 
+``item_compact`` (atomic ``id`` inputs only) writes a run of item tokens back to back: whatever
+a template put *between* two item tokens — whitespace, punctuation, ``and``/``then`` and list
+numbers such as ``2.`` or ``(2)`` — is dropped, so every item costs one source token instead of
+three or four (``compact``). Words between items (``Candidates:``) and anything after an item
+that is not a separator (a rating ``(4),``) stay. Templates are unchanged.
+
 >>> from recalign.data.dataset import Item
 >>> items = {"10": Item("10", "Toy Story"), "20": Item("20", "Heat"), "30": Item("30", "Alien")}
 >>> w = ItemWriter(items, ItemRule("id+title", "id", "text", seed=0))
@@ -23,12 +29,15 @@ recompute the same map from the split and the seed the manifest records.
 '<item_1>'
 >>> ItemWriter(items, ItemRule()).input["30"]           # the default: titles, as before
 'Alien'
+>>> compact("History:\\n1. <item_2>\\n2. <item_1>\\nNext: <item_3>, then <item_4> (4), <item_5>")
+'History:\\n1. <item_2><item_1>\\nNext: <item_3><item_4> (4), <item_5>'
 """
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import RecalignError, nearest
 
@@ -36,6 +45,12 @@ INPUT_FORMS = ("title", "id", "id+title")
 TARGET_FORMS = ("title", "id")
 ID_FORMS = ("atomic", "text")
 ATOMIC_FMT, TEXT_FMT = "<item_{}>", "item_{}"
+_GAP = re.compile(r"(<item_\d+>)(?:\s|[,;|\"'.]|\band\b|\bthen\b|\d+\.(?=\s)|\(\d+\)(?=\s))*(?=<item_\d+>)")
+
+
+def compact(text: str) -> str:
+    """Drop the separators between consecutive atomic item tokens (see the module docstring)."""
+    return _GAP.sub(r"\1", text)
 
 
 def _check(value: str, allowed: tuple[str, ...], key: str) -> None:
@@ -53,24 +68,31 @@ class ItemRule:
     target: str = "title"
     ids: str = "atomic"
     seed: int = 0
+    compact: bool = False
 
     def __post_init__(self) -> None:
         _check(self.input, INPUT_FORMS, "item_input")
         _check(self.target, TARGET_FORMS, "item_target")
         _check(self.ids, ID_FORMS, "item_ids")
+        if not isinstance(self.compact, bool):
+            raise RecalignError(f"item_compact must be true or false, got {self.compact!r}", field="item_compact")
+        if self.compact and (self.input != "id" or self.ids != "atomic"):
+            raise RecalignError(f"item_compact needs item_input id and item_ids atomic (one token per item), got "
+                                f"item_input {self.input}, item_ids {self.ids}", field="item_compact")
 
     @classmethod
     def from_config(cls, cfg: Any) -> "ItemRule":
         """From a ``GenerateConfig`` (or anything with its attributes; absent ones = defaults)."""
         return cls(getattr(cfg, "item_input", "title"), getattr(cfg, "item_target", "title"),
-                   getattr(cfg, "item_ids", "atomic"), int(getattr(cfg, "seed", 0) or 0))
+                   getattr(cfg, "item_ids", "atomic"), int(getattr(cfg, "seed", 0) or 0),
+                   getattr(cfg, "item_compact", False))
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None) -> "ItemRule":
         """From the ``settings`` a manifest records (an older manifest: the title default)."""
         s = settings or {}
         return cls(s.get("item_input", "title"), s.get("item_target", "title"), s.get("item_ids", "atomic"),
-                   int(s.get("seed", 0) or 0))
+                   int(s.get("seed", 0) or 0), s.get("item_compact", False))
 
     @property
     def uses_ids(self) -> bool:
@@ -86,12 +108,17 @@ class ItemRule:
         """True when the model generates one item token (exact full ranking, no trie)."""
         return self.target == "id" and self.ids == "atomic"
 
+    def post_render(self) -> Callable[[str], str] | None:
+        """What every rendered input goes through (``compact`` or nothing)."""
+        return compact if self.compact else None
+
     def describe(self) -> str:
         """One line for ``templates show`` and the evaluation protocol."""
         fmt = (ATOMIC_FMT if self.ids == "atomic" else TEXT_FMT).format(7)
         ex = {"title": "Toy Story", "id": fmt, "id+title": f"{fmt} Toy Story"}
         return (f"items in inputs: {self.input} (e.g. {ex[self.input]!r}); targets: {self.target} "
-                f"(e.g. {ex[self.target]!r}); ids: {self.ids}, a seeded permutation of the catalogue")
+                f"(e.g. {ex[self.target]!r}); ids: {self.ids}, a seeded permutation of the catalogue"
+                + ("; compact: item tokens written back to back" if self.compact else ""))
 
 
 def item_numbers(item_ids: list[str], seed: int) -> dict[str, int]:
@@ -160,4 +187,4 @@ class ItemWriter:
             out.extend((w, True) for w in (self.title[i] + (sep if k < len(items) - 1 else "")).split())
         return out
 
-__all__ = ["ItemRule", "ItemWriter", "item_numbers", "INPUT_FORMS", "TARGET_FORMS", "ID_FORMS"]
+__all__ = ["ItemRule", "ItemWriter", "compact", "item_numbers", "INPUT_FORMS", "TARGET_FORMS", "ID_FORMS"]
