@@ -55,7 +55,7 @@ def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: t
     section_tasks = data.pop("tasks", None)   # a run config's generate.tasks: the default task list
     for k, v in (("seed", seed), ("history_len", history_len), ("num_candidates", num_candidates),
                  ("item_input", item_input), ("item_target", item_target), ("item_ids", item_ids),
-                 ("item_compact", item_compact or None)):
+                 ("item_compact", item_compact)):
         if v is not None:
             data[k] = v
     if no_progress:

@@ -45,7 +45,8 @@ INPUT_FORMS = ("title", "id", "id+title")
 TARGET_FORMS = ("title", "id")
 ID_FORMS = ("atomic", "text")
 ATOMIC_FMT, TEXT_FMT = "<item_{}>", "item_{}"
-_GAP = re.compile(r"(<item_\d+>)(?:\s|[,;|\"'.]|\band\b|\bthen\b|\d+\.(?=\s)|\(\d+\)(?=\s))*(?=<item_\d+>)")
+_TOKEN = re.escape(ATOMIC_FMT).replace(re.escape("{}"), r"\d+")   # an atomic item token, from its format
+_GAP = re.compile(rf"({_TOKEN})(?:\s|[,;|\"'.]|\band\b|\bthen\b|\d+\.(?=\s)|\(\d+\)(?=\s))*(?={_TOKEN})")
 
 
 def compact(text: str) -> str:
