@@ -26,6 +26,10 @@ p.add_argument("--seed", type=int, default=0); p.add_argument("--evalevery", typ
 p.add_argument("--prefix", type=int, default=0, help="instruction-like constant tokens before history")
 p.add_argument("--arch", default="t5"); p.add_argument("--causal", type=int, default=1)
 p.add_argument("--embstd", type=float, default=0)
+p.add_argument("--untie", type=int, default=0, help="untied item output layer (as FLAN-T5)")
+p.add_argument("--headstd", type=float, default=0, help="init std of the untied output layer (0: HF's)")
+p.add_argument("--abspos", type=float, default=0, help="learned position-from-newest embedding on the encoder input, init std")
+p.add_argument("--emblr", type=float, default=1.0, help="learning-rate multiplier of the (input) embedding table")
 p.add_argument("--warm", type=float, default=0.03); p.add_argument("--sched", default="cosine")
 a = p.parse_args()
 torch.manual_seed(a.seed); np.random.seed(a.seed); random.seed(a.seed)
@@ -46,7 +50,7 @@ def enc(seqs):
         ids[j, :len(s)] = torch.tensor(s); m[j, :len(s)] = 1
     return ids, m
 cfg = T5Config(vocab_size=V, d_model=a.d, d_ff=a.ff, d_kv=a.d // a.heads, num_heads=a.heads, num_layers=a.L,
-               num_decoder_layers=a.Ld, dropout_rate=a.drop, feed_forward_proj="relu", tie_word_embeddings=True,
+               num_decoder_layers=a.Ld, dropout_rate=a.drop, feed_forward_proj="relu", tie_word_embeddings=not a.untie,
                decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
 class SAS(torch.nn.Module):
     def __init__(s):
@@ -71,8 +75,21 @@ class SAS(torch.nn.Module):
 model = T5ForConditionalGeneration(cfg) if a.arch == "t5" else SAS()
 if a.arch == "t5" and a.embstd:
     torch.nn.init.normal_(model.shared.weight, std=a.embstd)
+if a.arch == "t5" and a.untie and a.headstd:
+    torch.nn.init.normal_(model.lm_head.weight, std=a.headstd)
+POS = None
+if a.arch == "t5" and a.abspos:
+    POS = torch.nn.Embedding(a.W + 2 + a.prefix, a.d); torch.nn.init.normal_(POS.weight, std=a.abspos)
+    model.add_module("abs_pos", POS)
+def fwd(ids, m, dec):
+    if POS is None:
+        return model(input_ids=ids, attention_mask=m, decoder_input_ids=dec)
+    back = (m.sum(1, keepdim=True) - 1 - torch.arange(ids.shape[1])[None]).clamp(min=0)  # 0 = newest
+    return model(inputs_embeds=model.shared(ids) + POS(back), attention_mask=m, decoder_input_ids=dec)
 print("params", sum(p.numel() for p in model.parameters()), "train ex", len(X), flush=True)
-opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.wd)
+_emb = [model.shared.weight] if a.arch == "t5" else [model.emb.weight]
+_rest = [q for q in model.parameters() if all(q is not e for e in _emb)]
+opt = torch.optim.AdamW([{"params": _rest, "mult": 1.0}, {"params": _emb, "mult": a.emblr}], lr=a.lr, weight_decay=a.wd)
 budget = a.minutes * 60
 def lr_at(frac):
     if frac < a.warm: return frac / a.warm
@@ -92,7 +109,7 @@ def evaluate(which="test", users=None):
                 seqs.append([idx[i] for i in h][-a.W:]); masks.append([idx[i] for i in h]); tg.append(idx[t])
             ids, m = enc(seqs)
             dec = torch.zeros(len(bu), 1, dtype=torch.long)
-            lg = model(input_ids=ids, attention_mask=m, decoder_input_ids=dec).logits[:, 0, :].float()
+            lg = fwd(ids, m, dec).logits[:, 0, :].float()
             lg[:, :item_lo] = -1e9
             for j in range(len(bu)):
                 lg[j, masks[j]] = -1e9
@@ -114,10 +131,10 @@ while True:
         order = np.random.permutation(len(X)); pos = 0; ep += 1
     bi = order[pos:pos + a.bs]; pos += a.bs
     ids, m = enc([X[i] for i in bi]); y = torch.tensor([Y[i] for i in bi])
-    for g in opt.param_groups: g["lr"] = a.lr * lr_at(el / budget)
+    for g in opt.param_groups: g["lr"] = a.lr * g["mult"] * lr_at(el / budget)
     dec = torch.zeros(len(bi), 1, dtype=torch.long)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
-        lg = model(input_ids=ids, attention_mask=m, decoder_input_ids=dec).logits[:, 0, :]
+        lg = fwd(ids, m, dec).logits[:, 0, :]
     loss = torch.nn.functional.cross_entropy(lg.float(), y, label_smoothing=a.ls)
     opt.zero_grad(); loss.backward(); opt.step(); step += 1; seen += len(bi)
     if step % 200 == 0: print(f"  step {step} ep {ep} loss {loss.item():.3f} ex/s {seen/(time.perf_counter()-t0):.0f}", flush=True)

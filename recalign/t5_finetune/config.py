@@ -113,6 +113,9 @@ class TrainConfig:
     vocab_size: int = _h("Vocabulary of the tokenizer trained for a preset.", default=8000)
     dropout: float = _h("dropout_rate of a preset built from scratch (a checkpoint keeps its own).",
                         default=0.1)
+    embedding_lr_scale: float = _h("Learning-rate multiplier of the input (and tied output) embedding table: "
+                                   "T5's rows start at N(0, 1), so at the body's rate the item and word "
+                                   "vectors barely move in a short run (RESULTS.md, issue 10).", default=1.0)
     mixture: MixtureSpec = _h("Task mixture.", default_factory=MixtureSpec)
     max_source_length: int = _h("Inputs are truncated to this many tokens.", default=256)
     max_target_length: int = _h("Targets are truncated to this many tokens.", default=64)
@@ -168,6 +171,9 @@ class TrainConfig:
         self._check_trainer()
         if not 0.0 <= float(self.dropout) < 1.0:
             raise RecalignError(f"dropout must be in [0, 1), got {self.dropout!r}", field="dropout")
+        if not float(self.embedding_lr_scale) > 0.0:
+            raise RecalignError(f"embedding_lr_scale must be > 0, got {self.embedding_lr_scale!r}",
+                                field="embedding_lr_scale")
         if self.bf16 not in ("auto", True, False):
             raise RecalignError(f'bf16 must be "auto", true or false, got {self.bf16!r}', field="bf16")
         if isinstance(self.report_to, str):

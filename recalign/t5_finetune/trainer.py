@@ -52,6 +52,15 @@ class RecalignTrainer(Seq2SeqTrainer):
     clock: TrainClock | None = None        # training seconds across resumes
     budget: TimeBudget | None = None
 
+    embedding_lr_scale: float = 1.0
+
+    def create_optimizer(self):
+        opt = super().create_optimizer()
+        if self.embedding_lr_scale != 1.0 and not getattr(self, "_embedding_lr_scaled", False):
+            scale_embedding_lr(opt, self.model.get_input_embeddings().weight, self.embedding_lr_scale)
+            self._embedding_lr_scaled = True
+        return opt
+
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None and self.budget_schedule:
             from torch.optim.lr_scheduler import LambdaLR
@@ -101,6 +110,28 @@ class RecalignTrainer(Seq2SeqTrainer):
                 tqdm.write(f"[eval] step {self.state.global_step}/{self.state.max_steps}: "
                            f"valid loss {overall:.4f} ({total} examples) | {tasks}")
         return metrics
+
+
+def scale_embedding_lr(optimizer, weight, scale: float) -> bool:
+    """Move ``weight`` into a param group of its own whose learning rate is ``scale`` times the one
+    it was in (same weight decay and other options); call before the scheduler is made, whose
+    multipliers then apply to every group alike. False when ``weight`` is in no group.
+
+    >>> import torch
+    >>> emb, body = torch.nn.Parameter(torch.zeros(3, 2)), torch.nn.Parameter(torch.zeros(2))
+    >>> opt = torch.optim.AdamW([{"params": [emb, body], "weight_decay": 0.0}], lr=1e-3)
+    >>> scale_embedding_lr(opt, emb, 10.0), [(len(g["params"]), g["lr"]) for g in opt.param_groups]
+    (True, [(1, 0.001), (1, 0.01)])
+    """
+    for group in optimizer.param_groups:
+        rest = [p for p in group["params"] if p is not weight]
+        if len(rest) == len(group["params"]):
+            continue
+        group["params"] = rest
+        optimizer.add_param_group({**{k: v for k, v in group.items() if k != "params"},
+                                   "params": [weight], "lr": group["lr"] * scale})
+        return True
+    return False
 
 
 def budget_lr_lambda(num_training_steps: int, seconds: float, warmup, kind: str, clock=None):
@@ -263,6 +294,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
                               train_dataset=train_ds, eval_dataset=eval_ds or None, processing_class=tokenizer,
                               callbacks=[*cbs, *callbacks])
     trainer.clock, trainer.budget = clock, budget
+    trainer.embedding_lr_scale = float(cfg.embedding_lr_scale)
     if cfg.time_budget_minutes and not args.disable_tqdm:
         from transformers.trainer_callback import ProgressCallback
 
