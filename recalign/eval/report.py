@@ -210,6 +210,30 @@ def template_lines(results: list[dict]) -> list[str]:
     return out
 
 
+def unparsable_lines(results: list[dict]) -> list[str]:
+    """One line per rating section whose generated answers were not all ratings: how many, the
+    templates where none parsed, and what the RMSE columns then cover.
+
+    >>> unparsable_lines([{"model": "t5", "rating_unseen": {"n": 490, "unparsable": 453, "by_template": {
+    ...     "r-01": {"unparsable": 0, "users": 490}, "r-02": {"unparsable": 453, "users": 453}}}}])
+    ['- t5 rating_unseen: 453 of 943 answers are no rating (every answer of r-02); RMSE/MAE over the 490 that parsed, RMSE E[r] over all 943.']
+    """
+    out = []
+    for r in results:
+        for sec in sorted(k for k, v in r.items() if isinstance(v, dict) and k.startswith("rating")):
+            v = r[sec]
+            bad, n = int(v.get("unparsable") or 0), int(v.get("n") or 0)
+            if not bad:
+                continue
+            total = bad + n
+            dead = [tid for tid, m in (v.get("by_template") or {}).items()
+                    if m.get("users") and m.get("unparsable") == m.get("users")]
+            where = f" (every answer of {', '.join(dead)})" if dead else ""
+            out.append(f"- {r['model']} {sec}: {bad} of {total} answers are no rating{where}; RMSE/MAE over the "
+                       f"{n} that parsed, RMSE E[r] over all {total}.")
+    return out
+
+
 def input_windows(results: list[dict]) -> dict[str, int | None]:
     """Each ranking model's input window (the most recent history items it reads; None: the model
     reads no sequence, e.g. Pop, BPR), from ``input_window`` in metrics.json (older sequential
@@ -493,6 +517,10 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
     notes = [f"- {r['model']}: {n}" for r in results for n in r.get("notes", [])] + [f"- {n}" for n in ev.notes]
     if notes:
         md += "\nNotes:\n" + "\n".join(notes) + "\n"
+    unparsed = unparsable_lines(results)
+    if unparsed:
+        md += ("\nRating answers that are no rating (greedy generation; E[r] scores the scale and needs no "
+               "parsing):\n" + "\n".join(unparsed) + "\n")
     per_template = template_lines(results)
     if per_template:
         md += "\nPer template (users in brackets):\n" + "\n".join(per_template) + "\n"
