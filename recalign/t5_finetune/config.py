@@ -116,6 +116,10 @@ class TrainConfig:
     embedding_lr_scale: float = _h("Learning-rate multiplier of the input (and tied output) embedding table: "
                                    "T5's rows start at N(0, 1), so at the body's rate the item and word "
                                    "vectors barely move in a short run (RESULTS.md, issue 10).", default=1.0)
+    encoder_positions: int = _h("Presets only: learned embeddings of each source token's distance from the "
+                                "last one, added to the encoder input (T5 has relative positions only; "
+                                "0 = plain T5). The number of distances learned; farther ones share the last.",
+                                default=0)
     mixture: MixtureSpec = _h("Task mixture.", default_factory=MixtureSpec)
     max_source_length: int = _h("Inputs are truncated to this many tokens.", default=256)
     max_target_length: int = _h("Targets are truncated to this many tokens.", default=64)
@@ -174,6 +178,9 @@ class TrainConfig:
         if not float(self.embedding_lr_scale) > 0.0:
             raise RecalignError(f"embedding_lr_scale must be > 0, got {self.embedding_lr_scale!r}",
                                 field="embedding_lr_scale")
+        if isinstance(self.encoder_positions, bool) or int(self.encoder_positions) < 0:
+            raise RecalignError(f"encoder_positions must be an integer >= 0, got {self.encoder_positions!r}",
+                                field="encoder_positions")
         if self.bf16 not in ("auto", True, False):
             raise RecalignError(f'bf16 must be "auto", true or false, got {self.bf16!r}', field="bf16")
         if isinstance(self.report_to, str):

@@ -30,21 +30,29 @@ def is_preset(name: str) -> bool:
     return name in PRESETS
 
 
-def build_model(preset_or_name: str, tokenizer, dropout: float = 0.1):
+def build_model(preset_or_name: str, tokenizer, dropout: float = 0.1, encoder_positions: int = 0):
     """A seq2seq model: a fresh T5 for a preset name, else a pretrained checkpoint.
 
     The preset's vocabulary is the tokenizer's; ``decoder_start_token_id`` is ``<pad>`` (0)
     as in T5; ``dropout`` is the preset's ``dropout_rate`` (a checkpoint keeps its own).
     A pretrained model whose embedding matrix is smaller than the tokenizer is resized.
+    ``encoder_positions > 0`` (presets only) adds learned distance-from-end positions to the
+    encoder input (``positions.PositionedT5``).
     """
     from transformers import T5Config, T5ForConditionalGeneration
+
+    from .positions import CONFIG_KEY, PositionedT5
 
     if is_preset(preset_or_name):
         cfg = T5Config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
                        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
                        dropout_rate=dropout, feed_forward_proj="relu", tie_word_embeddings=True,
-                       **PRESETS[preset_or_name])
-        return T5ForConditionalGeneration(cfg)
+                       **PRESETS[preset_or_name], **({CONFIG_KEY: int(encoder_positions)} if encoder_positions else {}))
+        return PositionedT5(cfg) if encoder_positions else T5ForConditionalGeneration(cfg)
+    if encoder_positions:
+        raise RecalignError(f"encoder_positions is for a preset built from scratch; {preset_or_name!r} is a "
+                            "pretrained model with its own position scheme: set encoder_positions: 0",
+                            field="encoder_positions")
     model = _load_pretrained(preset_or_name)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
@@ -99,10 +107,8 @@ def check_model_name(name: str) -> None:
 def _load_pretrained(name: str):
     check_model_name(name)
     local = Path(name).expanduser()
-    from transformers import AutoModelForSeq2SeqLM
-
     try:
-        return AutoModelForSeq2SeqLM.from_pretrained(str(local) if local.exists() else name)
+        return _auto_class(local if local.exists() else None).from_pretrained(str(local) if local.exists() else name)
     except (OSError, ValueError) as e:
         short = name.split("/")[-1]
         why = str(e).splitlines()[0][:200].rstrip(".")
@@ -117,17 +123,28 @@ def _load_pretrained(name: str):
 
 def load_checkpoint(path: str | Path):
     """``(model, tokenizer)`` from ``RUN/model``, a run directory, or any ``save_pretrained`` dir; ``model.eval()``."""
-    from transformers import AutoModelForSeq2SeqLM
-
     p = Path(path)
     if (p / "model" / "config.json").is_file():
         p = p / "model"
     if not (p / "config.json").is_file():
         raise RecalignError("no saved model here (config.json missing): train one with `recalign train`", path=p)
     tok = load_tokenizer(p)
-    model = AutoModelForSeq2SeqLM.from_pretrained(str(p))
+    model = _auto_class(p).from_pretrained(str(p))
     model.eval()
     return model, tok
+
+
+def _auto_class(local: Path | None):
+    """``PositionedT5`` for a saved directory whose config asks for encoder positions, else
+    ``AutoModelForSeq2SeqLM``."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    from .positions import CONFIG_KEY, PositionedT5
+
+    if local is not None and (local / "config.json").is_file():
+        if int(json.loads((local / "config.json").read_text()).get(CONFIG_KEY) or 0) > 0:
+            return PositionedT5
+    return AutoModelForSeq2SeqLM
 
 
 def read_train_info(path: str | Path) -> dict:

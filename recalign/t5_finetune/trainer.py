@@ -276,7 +276,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
     clock = TrainClock((read_marker(last).get("train_seconds") or 0.0) if last else 0.0)
 
     set_seed(cfg.seed)
-    model = build_model(cfg.model, tokenizer, dropout=cfg.dropout)
+    model = build_model(cfg.model, tokenizer, dropout=cfg.dropout, encoder_positions=cfg.encoder_positions)
     if items is not None and not is_preset(cfg.model):
         init_item_rows(model, tokenizer, items)  # new rows = mean of the item's title-token rows
     budget = TimeBudget(cfg.time_budget_minutes, clock)
