@@ -7,6 +7,8 @@ the same leave-one-out Split as recalign, full ranking, history masked.
 last W item tokens; target: the next one; one decoder step, CE over the vocabulary); `--arch sas`
 is a SASRec-like encoder (learned positions, last-position read-out, tied item embeddings).
 NDCG@10 here is computed by this script (rank = items scoring strictly higher), not by recalign.eval.
+Levers (RESULTS.md "Toward SASRec, part 2"): `--emblr K` (the embedding table's learning rate x K),
+`--abspos STD` (learned distance-from-newest positions on the encoder input), `--untie 1 [--headstd S]`.
 """
 import argparse, math, time, json, random
 import numpy as np, torch
