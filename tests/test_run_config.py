@@ -57,3 +57,14 @@ def test_help_and_data_verbs_do_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch imported'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_the_item_id_config_loads_with_its_levers():
+    cfg = load_run_config("configs/ml100k-cpu-ids.yaml", [])
+    assert (cfg.generate.item_input, cfg.generate.item_target, cfg.generate.item_compact) == ("id", "id", True)
+    from recalign.config import from_dict
+    from recalign.t5_finetune import TrainConfig
+
+    train = from_dict(TrainConfig, cfg.train)              # the train section validates
+    assert (train.embedding_lr_scale, train.encoder_positions, train.dropout) == (100, 64, 0.3)
+    assert cfg.run_dir != load_run_config("configs/ml100k-cpu.yaml", []).run_dir
