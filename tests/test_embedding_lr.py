@@ -63,9 +63,11 @@ def test_trainer_builds_the_scaled_group_before_its_schedule(tmp_path):
     trainer = RecalignTrainer(model=model, args=args)
     trainer.embedding_lr_scale = 10.0
     trainer.create_optimizer_and_scheduler(num_training_steps=10)
+    trainer.create_optimizer()                                  # a second call scales nothing twice
     lrs = sorted({g["lr"] for g in trainer.optimizer.param_groups if g["params"]})
     emb_groups = [g for g in trainer.optimizer.param_groups if any(p is model.shared.weight for p in g["params"])]
     assert len(emb_groups) == 1 and emb_groups[0]["initial_lr"] == pytest.approx(3e-2)
+    assert emb_groups[0]["lr"] == pytest.approx(3e-2) and len(trainer.optimizer.param_groups) == 3
     assert lrs[0] * 10 == pytest.approx(lrs[-1])
 
 

@@ -56,9 +56,8 @@ class RecalignTrainer(Seq2SeqTrainer):
 
     def create_optimizer(self):
         opt = super().create_optimizer()
-        if self.embedding_lr_scale != 1.0 and not getattr(self, "_embedding_lr_scaled", False):
+        if self.embedding_lr_scale != 1.0 and not any(g.get(EMBEDDING_GROUP) for g in opt.param_groups):
             scale_embedding_lr(opt, self.model.get_input_embeddings().weight, self.embedding_lr_scale)
-            self._embedding_lr_scaled = True
         return opt
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
@@ -112,6 +111,9 @@ class RecalignTrainer(Seq2SeqTrainer):
         return metrics
 
 
+EMBEDDING_GROUP = "recalign_embedding"   # marks the group scale_embedding_lr made (never scaled twice)
+
+
 def scale_embedding_lr(optimizer, weight, scale: float) -> bool:
     """Move ``weight`` into a param group of its own whose learning rate is ``scale`` times the one
     it was in (same weight decay and other options); call before the scheduler is made, whose
@@ -129,7 +131,7 @@ def scale_embedding_lr(optimizer, weight, scale: float) -> bool:
             continue
         group["params"] = rest
         optimizer.add_param_group({**{k: v for k, v in group.items() if k != "params"},
-                                   "params": [weight], "lr": group["lr"] * scale})
+                                   "params": [weight], "lr": group["lr"] * scale, EMBEDDING_GROUP: True})
         return True
     return False
 
