@@ -62,6 +62,8 @@ def test_help_and_data_verbs_do_not_import_torch():
 def test_the_item_id_config_loads_with_its_levers():
     cfg = load_run_config("configs/ml100k-cpu-ids.yaml", [])
     assert (cfg.generate.item_input, cfg.generate.item_target, cfg.generate.item_compact) == ("id", "id", True)
+    assert set(cfg.generate.tasks) == set(cfg.train["mixture"]["rates"]) == {"retrieval", "ranking", "rating",
+                                                                            "mim", "mlm", "bpr"}
     from recalign.config import from_dict
     from recalign.t5_finetune import TrainConfig
 
