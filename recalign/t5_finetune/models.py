@@ -139,10 +139,10 @@ def _auto_class(local: Path | None):
     ``AutoModelForSeq2SeqLM``."""
     from transformers import AutoModelForSeq2SeqLM
 
-    from .positions import CONFIG_KEY, PositionedT5
+    from .positions import PositionedT5, n_positions
 
     if local is not None and (local / "config.json").is_file():
-        if int(json.loads((local / "config.json").read_text()).get(CONFIG_KEY) or 0) > 0:
+        if n_positions(json.loads((local / "config.json").read_text())) > 0:
             return PositionedT5
     return AutoModelForSeq2SeqLM
 

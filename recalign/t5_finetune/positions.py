@@ -16,7 +16,6 @@ question at fixed distances whatever the length of the history.
 model); with 0 it is T5 unchanged.
 
 >>> import torch
->>> emb = PositionedEmbedding(10, 4, n_positions=3, pad_token_id=0)
 >>> distance_from_end(torch.tensor([[5, 6, 7, 1, 0, 0], [5, 1, 0, 0, 0, 0]]), pad_token_id=0, n=3).tolist()
 [[2, 2, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0]]
 """
@@ -27,6 +26,17 @@ from torch import nn
 from transformers import T5ForConditionalGeneration
 
 CONFIG_KEY = "encoder_positions"
+
+
+def n_positions(config) -> int:
+    """The encoder positions a config asks for (0: none); ``config`` is a ``T5Config`` or the
+    mapping read from a saved config.json.
+
+    >>> n_positions({"encoder_positions": 64}), n_positions({})
+    (64, 0)
+    """
+    value = config.get(CONFIG_KEY) if isinstance(config, dict) else getattr(config, CONFIG_KEY, 0)
+    return int(value or 0)
 
 
 def distance_from_end(input_ids: torch.Tensor, pad_token_id: int, n: int) -> torch.Tensor:
@@ -60,7 +70,7 @@ class PositionedT5(T5ForConditionalGeneration):
 
     def __init__(self, config):
         super().__init__(config)
-        n = int(getattr(config, CONFIG_KEY, 0) or 0)
+        n = n_positions(config)
         if n > 0:
             emb = PositionedEmbedding(config.vocab_size, config.d_model, n, config.pad_token_id,
                                       init_std=config.initializer_factor)
@@ -76,9 +86,4 @@ class PositionedT5(T5ForConditionalGeneration):
             self.encoder.embed_tokens = pos
 
 
-def uses_positions(config) -> bool:
-    """True when a saved model's config asks for encoder positions."""
-    return int(getattr(config, CONFIG_KEY, 0) or 0) > 0
-
-
-__all__ = ["PositionedEmbedding", "PositionedT5", "distance_from_end", "uses_positions", "CONFIG_KEY"]
+__all__ = ["PositionedEmbedding", "PositionedT5", "distance_from_end", "n_positions", "CONFIG_KEY"]
