@@ -92,3 +92,42 @@ def test_positions_are_for_presets_and_checked():
     with pytest.raises(RecalignError, match="encoder_positions must be an integer"):
         tiny_config(encoder_positions=-1)
     assert tiny_config().encoder_positions == 0
+
+
+def test_item_positions_count_items_not_words_and_survive_a_reload(tmp_path):
+    """``encoder_position_items``: the newest item gets position 0 whatever words follow it; words get none."""
+    from recalign.t5_finetune.models import load_checkpoint
+    from recalign.t5_finetune.positions import items_from_end
+
+    # items are ids 20..29; a template that puts words after the history and one that does not
+    a, b = torch.tensor([[5, 21, 22, 23, 6, 7, 1]]), torch.tensor([[21, 22, 23, 1, 0, 0, 0]])
+    pa, ia = items_from_end(a, 20, 30, n=8)
+    pb, ib = items_from_end(b, 20, 30, n=8)
+    assert pa[ia].tolist() == pb[ib].tolist() == [2, 1, 0]
+    assert items_from_end(torch.tensor([[20 + i for i in range(12)]]), 20, 32, n=4)[0].tolist()[0][:9] == [3] * 9
+    torch.manual_seed(0)
+    cfg = _cfg(8)
+    cfg.encoder_position_items = [20, 30]
+    model = PositionedT5(cfg)
+    emb = model.encoder.embed_tokens
+    with torch.no_grad():
+        x = emb(a)
+        plain = torch.nn.functional.embedding(a, model.shared.weight)
+    moved = (x - plain).abs().sum(-1)[0] > 0
+    assert moved.tolist() == ia[0].tolist()            # positions on the three items only
+    assert torch.allclose(x[0, 3] - plain[0, 3], emb.positions.weight[0])   # the newest item: position 0
+    model.save_pretrained(tmp_path / "m")
+    again = load_checkpoint(tmp_path / "m")[0]
+    assert again.encoder.embed_tokens.items == (20, 30)
+    assert torch.allclose(_logits(model, a), _logits(again, a), atol=1e-6)
+
+
+def test_item_positions_need_atomic_ids():
+    from recalign.t5_finetune.config import TrainConfig
+    from recalign.t5_finetune.trainer import _position_items
+
+    cfg = TrainConfig(encoder_positions=8, encoder_positions_over="items")
+    with pytest.raises(RecalignError, match="atomic item ids"):
+        _position_items(cfg, None, None)
+    with pytest.raises(RecalignError, match="'tokens' or 'items'"):
+        TrainConfig(encoder_positions=8, encoder_positions_over="words").validate()

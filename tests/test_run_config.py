@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from pathlib import Path
 from click.testing import CliRunner
 
 from recalign.cli import main
@@ -59,11 +60,12 @@ def test_help_and_data_verbs_do_not_import_torch():
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-def test_the_item_id_config_loads_with_its_levers():
+def test_the_item_id_config_is_make_runs_and_loads_with_its_levers():
     cfg = load_run_config("configs/ml100k-cpu-ids.yaml", [])
     assert (cfg.generate.item_input, cfg.generate.item_target, cfg.generate.item_compact) == ("id", "id", True)
-    assert set(cfg.generate.tasks) == set(cfg.train["mixture"]["rates"]) == {"retrieval", "ranking", "rating",
-                                                                            "mim", "mlm", "bpr"}
+    assert set(cfg.generate.tasks) == set(cfg.train["mixture"]["rates"]) == {"retrieval", "ranking", "rating"}
+    makefile = Path("Makefile").read_text()
+    assert "CONFIG ?= configs/ml100k-cpu-ids.yaml" in makefile and f"RUN_DIR ?= {cfg.run_dir}" in makefile
     from recalign.config import from_dict
     from recalign.t5_finetune import TrainConfig
 

@@ -120,6 +120,9 @@ class TrainConfig:
                                 "last one, added to the encoder input (T5 has relative positions only; "
                                 "0 = plain T5). The number of distances learned; farther ones share the last.",
                                 default=0)
+    encoder_positions_over: str = _h("What encoder_positions count back from the end: 'tokens' (every source "
+                                     "token) or 'items' (atomic item tokens only: 0 = the newest item, the "
+                                     "same for every template; needs atomic item ids).", default="tokens")
     mixture: MixtureSpec = _h("Task mixture.", default_factory=MixtureSpec)
     max_source_length: int = _h("Inputs are truncated to this many tokens.", default=256)
     max_target_length: int = _h("Targets are truncated to this many tokens.", default=64)
@@ -181,6 +184,9 @@ class TrainConfig:
         if isinstance(self.encoder_positions, bool) or int(self.encoder_positions) < 0:
             raise RecalignError(f"encoder_positions must be an integer >= 0, got {self.encoder_positions!r}",
                                 field="encoder_positions")
+        if self.encoder_positions_over not in ("tokens", "items"):
+            raise RecalignError(f"encoder_positions_over must be 'tokens' or 'items', got "
+                                f"{self.encoder_positions_over!r}", field="encoder_positions_over")
         if self.bf16 not in ("auto", True, False):
             raise RecalignError(f'bf16 must be "auto", true or false, got {self.bf16!r}', field="bf16")
         if isinstance(self.report_to, str):

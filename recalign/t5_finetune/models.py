@@ -30,24 +30,27 @@ def is_preset(name: str) -> bool:
     return name in PRESETS
 
 
-def build_model(preset_or_name: str, tokenizer, dropout: float = 0.1, encoder_positions: int = 0):
+def build_model(preset_or_name: str, tokenizer, dropout: float = 0.1, encoder_positions: int = 0,
+                position_items: tuple[int, int] | None = None):
     """A seq2seq model: a fresh T5 for a preset name, else a pretrained checkpoint.
 
     The preset's vocabulary is the tokenizer's; ``decoder_start_token_id`` is ``<pad>`` (0)
     as in T5; ``dropout`` is the preset's ``dropout_rate`` (a checkpoint keeps its own).
     A pretrained model whose embedding matrix is smaller than the tokenizer is resized.
     ``encoder_positions > 0`` (presets only) adds learned distance-from-end positions to the
-    encoder input (``positions.PositionedT5``).
+    encoder input (``positions.PositionedT5``); ``position_items`` (the atomic item tokens'
+    ``[first, end)`` ids) counts them in items instead of tokens.
     """
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from .positions import CONFIG_KEY, PositionedT5
+    from .positions import CONFIG_KEY, ITEMS_KEY, PositionedT5
 
     if is_preset(preset_or_name):
         cfg = T5Config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
                        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
                        dropout_rate=dropout, feed_forward_proj="relu", tie_word_embeddings=True,
-                       **PRESETS[preset_or_name], **({CONFIG_KEY: int(encoder_positions)} if encoder_positions else {}))
+                       **PRESETS[preset_or_name], **({CONFIG_KEY: int(encoder_positions)} if encoder_positions else {}),
+                       **({ITEMS_KEY: list(position_items)} if encoder_positions and position_items else {}))
         return PositionedT5(cfg) if encoder_positions else T5ForConditionalGeneration(cfg)
     if encoder_positions:
         raise RecalignError(f"encoder_positions is for a preset built from scratch; {preset_or_name!r} is a "

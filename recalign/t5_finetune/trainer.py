@@ -231,6 +231,21 @@ def _tokenizer(cfg: TrainConfig, run: Path, train_raw):
                            model_max_length=max(cfg.max_source_length, cfg.max_target_length))
 
 
+def _position_items(cfg: TrainConfig, tokenizer, items) -> tuple[int, int] | None:
+    """The atomic item tokens' ``[first, end)`` ids when positions are counted over items."""
+    if cfg.encoder_positions_over != "items" or not cfg.encoder_positions:
+        return None
+    if items is None:
+        raise RecalignError("train.encoder_positions_over: items needs atomic item ids (generate with "
+                            "item_ids: atomic); this run writes items as text", field="encoder_positions_over")
+    ids = tokenizer.convert_tokens_to_ids(items.tokens())
+    first, end = min(ids), max(ids) + 1
+    if end - first != len(ids):
+        raise RecalignError(f"the item tokens' ids are not contiguous ({len(ids)} tokens over {first}..{end - 1})",
+                            field="encoder_positions_over")
+    return first, end
+
+
 def _curve_callback(cfg: TrainConfig, run: Path, clock: TrainClock, evaluate_fn: EvaluateFn | None):
     c = cfg.curve
     if evaluate_fn is None or not c.users:
@@ -278,7 +293,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
     clock = TrainClock((read_marker(last).get("train_seconds") or 0.0) if last else 0.0)
 
     set_seed(cfg.seed)
-    model = build_model(cfg.model, tokenizer, dropout=cfg.dropout, encoder_positions=cfg.encoder_positions)
+    model = build_model(cfg.model, tokenizer, dropout=cfg.dropout, encoder_positions=cfg.encoder_positions,
+                        position_items=_position_items(cfg, tokenizer, items))
     if items is not None and not is_preset(cfg.model):
         init_item_rows(model, tokenizer, items)  # new rows = mean of the item's title-token rows
     budget = TimeBudget(cfg.time_budget_minutes, clock)
