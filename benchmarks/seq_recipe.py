@@ -32,13 +32,14 @@ p.add_argument("--untie", type=int, default=0, help="untied item output layer (a
 p.add_argument("--headstd", type=float, default=0, help="init std of the untied output layer (0: HF's)")
 p.add_argument("--abspos", type=float, default=0, help="learned position-from-newest embedding on the encoder input, init std")
 p.add_argument("--emblr", type=float, default=1.0, help="learning-rate multiplier of the (input) embedding table")
+p.add_argument("--extra", type=int, default=0, help="unused vocabulary rows after the items (as a text tokenizer's words)")
 p.add_argument("--warm", type=float, default=0.03); p.add_argument("--sched", default="cosine")
 a = p.parse_args()
 torch.manual_seed(a.seed); np.random.seed(a.seed); random.seed(a.seed)
 torch.set_num_threads(2)
 split = leave_one_out(load_dataset("ml-100k"))
 items = sorted(split.items); idx = {it: i + 3 + a.prefix for i, it in enumerate(items)}
-V = len(items) + 3 + a.prefix
+V = len(items) + 3 + a.prefix + a.extra
 X, Y = [], []
 for u, s in split.sequences.items():
     tr = [idx[i] for i in s.items[:-2]]
@@ -113,6 +114,7 @@ def evaluate(which="test", users=None):
             dec = torch.zeros(len(bu), 1, dtype=torch.long)
             lg = fwd(ids, m, dec).logits[:, 0, :].float()
             lg[:, :item_lo] = -1e9
+            lg[:, item_lo + len(items):] = -1e9
             for j in range(len(bu)):
                 lg[j, masks[j]] = -1e9
             ts = lg[torch.arange(len(bu)), tg]
