@@ -97,6 +97,9 @@ class GenerateSection(GenerateConfig):
     """``generate:``: the GenerateConfig of every task, and which tasks to generate."""
 
     tasks: list = _h("Tasks to generate (default: every registered task).", default_factory=lambda: TASKS.names())
+    templates_dirs: list = _h("Extra template directories (as `recalign generate --templates`): add or "
+                              "override templates by id; relative paths are read from the working directory.",
+                              default_factory=list)
 
 
 @dataclass
@@ -261,9 +264,9 @@ def recorded_source(run: RunDir) -> dict:
     return out
 
 
-def generate_inputs(split_fp: str, gcfg: GenerateConfig, tasks: list[str]) -> dict:
+def generate_inputs(split_fp: str, gcfg: GenerateConfig, tasks: list[str], templates_dirs: list | None = None) -> dict:
     return {"split_fingerprint": split_fp, "settings": _settings(dataclasses.asdict(gcfg)), "tasks": sorted(tasks),
-            "templates_fingerprint": templates_fingerprint(tasks)}
+            "templates_fingerprint": templates_fingerprint(tasks, templates_dirs or [])}
 
 
 def _settings(settings: dict) -> dict:
@@ -326,10 +329,15 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
 
     tasks = list(cfg.generate.tasks)
     gcfg = generate_config(cfg)
-    gen_in = generate_inputs(split_fingerprint(split), gcfg, tasks)
+    dirs = [str(d) for d in cfg.generate.templates_dirs]
+    for d_ in dirs:
+        if not Path(d_).is_dir():
+            raise RecalignError(f"generate.templates_dirs: {d_!r} is not a directory (relative paths are read "
+                                f"from {Path.cwd()})", field="generate.templates_dirs")
+    gen_in = generate_inputs(split_fingerprint(split), gcfg, tasks, dirs)
     def _generate() -> None:   # a preset's tokenizer first: it counts the source budget (run_tokenizer)
-        ensure_run_tokenizer(run_dir.root, split, tasks, gcfg, train_config(cfg))
-        generate(split, tasks, run_dir, gcfg)
+        ensure_run_tokenizer(run_dir.root, split, tasks, gcfg, train_config(cfg), dirs)
+        generate(split, tasks, run_dir, gcfg, dirs)
 
     stage("generate", run_dir.manifest_path, _generate, run_dir.text,
           inputs=gen_in, recorded=recorded_generate(run_dir, tasks) if run_dir.has_manifest() else {})
