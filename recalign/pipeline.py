@@ -158,6 +158,16 @@ def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: st
     return cfg
 
 
+def templates_dirs(cfg: RunConfig) -> list[str]:
+    """``generate.templates_dirs``, each checked to be a directory (relative to the working directory)."""
+    dirs = [str(d) for d in cfg.generate.templates_dirs or []]
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise RecalignError(f"{d!r} is not a directory of templates (relative paths are read from "
+                                f"{Path.cwd()})", field="generate.templates_dirs")
+    return dirs
+
+
 def generate_config(cfg: RunConfig) -> GenerateConfig:
     """``generate:`` with the run's one source budget (``train.max_source_length``, counted by the
     tokenizer training uses: ``t5_finetune.run_tokenizer``)."""
@@ -319,6 +329,7 @@ def run(cfg: RunConfig, echo: Callable[[str], None] = print) -> dict:
 def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
 
     stage = Stages(run_dir, cfg, echo)
+    dirs = templates_dirs(cfg)
     d = cfg.data
     want = prepare_inputs(d)
     stage("prepare", run_dir.split_meta,
@@ -329,11 +340,6 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
 
     tasks = list(cfg.generate.tasks)
     gcfg = generate_config(cfg)
-    dirs = [str(d) for d in cfg.generate.templates_dirs]
-    for d_ in dirs:
-        if not Path(d_).is_dir():
-            raise RecalignError(f"generate.templates_dirs: {d_!r} is not a directory (relative paths are read "
-                                f"from {Path.cwd()})", field="generate.templates_dirs")
     gen_in = generate_inputs(split_fingerprint(split), gcfg, tasks, dirs)
     def _generate() -> None:   # a preset's tokenizer first: it counts the source budget (run_tokenizer)
         ensure_run_tokenizer(run_dir.root, split, tasks, gcfg, train_config(cfg), dirs)

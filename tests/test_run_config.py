@@ -72,3 +72,20 @@ def test_the_item_id_config_is_make_runs_and_loads_with_its_levers():
     train = from_dict(TrainConfig, cfg.train)              # the train section validates
     assert (train.embedding_lr_scale, train.encoder_positions, train.dropout) == (100, 64, 0.3)
     assert cfg.run_dir != load_run_config("configs/ml100k-cpu.yaml", []).run_dir
+
+
+def test_templates_dirs_reach_the_run_and_a_missing_one_is_named(tmp_path):
+    from recalign.errors import RecalignError
+    from recalign.pipeline import run, templates_dirs
+    from recalign.tasks.templating import load_templates
+
+    cfg = load_run_config("configs/ml100k-cpu-seq.yaml", [])
+    assert templates_dirs(cfg) == ["configs/templates/bare-retrieval"]
+    seen = [t for t in load_templates("retrieval", templates_dirs(cfg)) if t.split == "seen"]
+    assert len(seen) == 6 and all(t.input.strip() == "{{ history | join(' ') }}" for t in seen)
+    assert set(cfg.generate.tasks) == set(cfg.train["mixture"]["rates"]) == {"retrieval"}
+    bad = load_run_config("configs/ml100k-cpu-seq.yaml", [f"generate.templates_dirs=[{tmp_path / 'nope'}]",
+                                                           f"run_dir={tmp_path / 'run'}"])
+    with pytest.raises(RecalignError, match="nope.*not a directory of templates") as e:
+        run(bad, echo=lambda _: None)
+    assert e.value.field == "generate.templates_dirs" and not (tmp_path / "run" / "data").exists()
