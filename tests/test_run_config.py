@@ -60,12 +60,14 @@ def test_help_and_data_verbs_do_not_import_torch():
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-def test_the_item_id_config_is_make_runs_and_loads_with_its_levers():
+def test_the_item_id_config_loads_with_its_levers_and_make_run_runs_the_sequence_config():
     cfg = load_run_config("configs/ml100k-cpu-ids.yaml", [])
     assert (cfg.generate.item_input, cfg.generate.item_target, cfg.generate.item_compact) == ("id", "id", True)
     assert set(cfg.generate.tasks) == set(cfg.train["mixture"]["rates"]) == {"retrieval", "ranking", "rating"}
+    seq = load_run_config("configs/ml100k-cpu-seq.yaml", [])
     makefile = Path("Makefile").read_text()
-    assert "CONFIG ?= configs/ml100k-cpu-ids.yaml" in makefile and f"RUN_DIR ?= {cfg.run_dir}" in makefile
+    assert "CONFIG ?= configs/ml100k-cpu-seq.yaml" in makefile and f"RUN_DIR ?= {seq.run_dir}" in makefile
+    assert len({cfg.run_dir, seq.run_dir, load_run_config("configs/ml100k-cpu.yaml", []).run_dir}) == 3
     from recalign.config import from_dict
     from recalign.t5_finetune import TrainConfig
 
