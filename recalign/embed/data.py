@@ -25,6 +25,7 @@ from ..errors import RecalignError
 from ..materialize import quiet_fast, render_rows, save, split_templates
 from ..run_dir import RunDir
 from ..tasks.query import QueryConfig, conditions_json, query_templates
+from ..tasks.query.builders import check_num_negatives, writer_session
 from ..tasks.registry import QUERY_TASKS
 from ..tasks.sampling import task_rng
 from .items import item_text
@@ -78,6 +79,7 @@ def _dataset(columns: dict[str, list]) -> datasets.Dataset:
 def build_query_task(split: Split, task: str, cfg: QueryConfig) -> dict[str, datasets.Dataset]:
     """The three splits of one query task, in memory."""
     t = QUERY_TASKS.get(task)
+    check_num_negatives(cfg, len(split.items))
     temps = split_templates(query_templates(t), task)
     out = {}
     for which in ("train", "test"):
@@ -94,24 +96,32 @@ def build_query_task(split: Split, task: str, cfg: QueryConfig) -> dict[str, dat
 def generate_queries(split: Split, run_dir: str | Path | RunDir, tasks: Sequence[str] | None = None,
                      cfg: QueryConfig | None = None) -> dict:
     """Build, render and write the query tasks into ``RUN/embed/text``; returns the manifest
-    (written last; removed while the folders change)."""
+    (written last; removed while the folders change). With an LLM writer, its counts
+    (``manifest["writer"]``: answers, cache hits, refusals written by the rules instead) are
+    also echoed as one line."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     cfg = cfg or QueryConfig()
     names = task_names(tasks)
+    check_num_negatives(cfg, len(split.items))
     if not cfg.writer_cache and cfg.writer != "rule":
         cfg = dataclasses.replace(cfg, writer_cache=str(embed_dir(run) / "llm_cache"))
     manifest_path = text_dir(run) / "manifest.json"
     manifest_path.unlink(missing_ok=True)
     counts = {}
-    for task in names:
-        with quiet_fast():
-            data = build_query_task(split, task, cfg)
-            for s in QUERY_SPLITS:
-                save(data[s], text_dir(run) / task / s)
-        counts[task] = {s: len(data[s]) for s in QUERY_SPLITS}
+    with writer_session(cfg) as session:
+        for task in names:
+            with quiet_fast():
+                data = build_query_task(split, task, cfg)
+                for s in QUERY_SPLITS:
+                    save(data[s], text_dir(run) / task / s)
+            counts[task] = {s: len(data[s]) for s in QUERY_SPLITS}
     manifest = {"format": 1, "dataset": split.dataset.name, "split_fingerprint": split_fingerprint(split),
                 "tasks": names, "splits": list(QUERY_SPLITS), "counts": counts,
                 "settings": dataclasses.asdict(cfg), "columns": list(FEATURES)}
+    w = session["writer"]
+    if w is not None and hasattr(w, "stats") and not w.dry_run:
+        manifest["writer"] = {"name": w.name, "endpoint": w.endpoint, **w.stats}
+        w.echo(w.report())
     write_json(manifest_path, manifest)
     return manifest
 

@@ -19,9 +19,11 @@ When fewer exist, all there are (the count is the row's ``len(negatives)``).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import random
 from collections import Counter
-from typing import Callable, Iterable, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from ...data import Split
 from ..base import Meta
@@ -30,6 +32,7 @@ from .attributes import Catalogue, Condition, holds_all
 from .config import QueryConfig
 from .examples import (AS2IExample, FA2IExample, I2IExample, NA2IExample, NM2IExample, SA2IExample, UH2IExample,
                        UQ2IExample, US2IExample, VC2IExample)
+from ...errors import RecalignError
 from .writer import Writer, phrase, make_writer
 
 NAN = float("nan")
@@ -44,8 +47,46 @@ class QueryRow(NamedTuple):
     conditions: list[Condition]
 
 
+_SESSION: contextvars.ContextVar = contextvars.ContextVar("recalign_query_writer", default=None)
+
+
+def _writer_settings(cfg: QueryConfig) -> tuple:
+    return (cfg.writer, cfg.writer_cache, cfg.writer_dry_run, cfg.writer_timeout_s, cfg.writer_run_timeout_s,
+            cfg.writer_retries, cfg.writer_max_chars, cfg.seed)
+
+
+def _new_writer(cfg: QueryConfig) -> Writer:
+    return make_writer(cfg.writer, cache_dir=cfg.writer_cache or None, dry_run=cfg.writer_dry_run,
+                       retries=cfg.writer_retries, timeout_s=cfg.writer_timeout_s,
+                       run_timeout_s=cfg.writer_run_timeout_s, max_chars=cfg.writer_max_chars, seed=cfg.seed)
+
+
+@contextlib.contextmanager
+def writer_session(cfg: QueryConfig) -> Iterator[dict]:
+    """Share one writer (its run deadline and its ``stats``) among the builds inside; made
+    when a builder first needs it: ``{"writer": Writer | None}``."""
+    holder = {"settings": _writer_settings(cfg), "writer": None}
+    token = _SESSION.set(holder)
+    try:
+        yield holder
+    finally:
+        _SESSION.reset(token)
+
+
 def _writer(cfg: QueryConfig, which: str) -> Writer:
-    return make_writer(cfg.writer, cache_dir=cfg.writer_cache or None, dry_run=cfg.writer_dry_run)
+    holder = _SESSION.get()
+    if holder is None or holder["settings"] != _writer_settings(cfg):
+        return _new_writer(cfg)
+    if holder["writer"] is None:
+        holder["writer"] = _new_writer(cfg)
+    return holder["writer"]
+
+
+def check_num_negatives(cfg: QueryConfig, n_items: int) -> None:
+    """``num_negatives`` must leave the positive out of the catalogue: at most ``n_items - 1``."""
+    if cfg.num_negatives > n_items - 1:
+        raise RecalignError(f"{cfg.num_negatives} negatives per query, but the catalogue has {n_items} items "
+                            f"(at most {max(n_items - 1, 0)} negatives per query)", field="query.num_negatives")
 
 
 def sample_negatives(rng: random.Random, items: list[str], n: int, ok: Callable[[str], bool]) -> list[str]:
@@ -126,7 +167,9 @@ def taste(cat: Catalogue, history: Iterable[str]) -> tuple[list[str], str]:
                 values.update(v)
             elif k == "year" and isinstance(v, float):
                 decades[f"{int(v) // 10 * 10}s"] += 1
-    return [v for v, _ in values.most_common(3)], (decades.most_common(1)[0][0] if decades else "")
+    top = sorted(values.items(), key=lambda kv: (-kv[1], str(kv[0])))[:3]  # ties by value, not set order
+    decade = sorted(decades.items(), key=lambda kv: (-kv[1], kv[0]))[:1]
+    return [v for v, _ in top], (decade[0][0] if decade else "")
 
 
 def build_us2i(split: Split, which: str, cfg: QueryConfig, users=None) -> list[QueryRow]:
@@ -298,6 +341,6 @@ def build_na2i(split: Split, which: str, cfg: QueryConfig, users=None) -> list[Q
     return _attr_rows(split, which, cfg, "na2i", make)
 
 
-__all__ = ["QueryRow", "sample_negatives", "cooccurrence", "taste", "vague_conditions", "build_uh2i", "build_i2i",
+__all__ = ["QueryRow", "writer_session", "check_num_negatives", "sample_negatives", "cooccurrence", "taste", "vague_conditions", "build_uh2i", "build_i2i",
            "build_us2i", "build_fa2i", "build_sa2i", "build_as2i", "build_nm2i", "build_vc2i", "build_na2i",
            "build_uq2i"]

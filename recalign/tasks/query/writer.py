@@ -12,17 +12,34 @@ text-generation model) with a disk cache, retries, a rate limit and a dry run.
 LLM writer: ``make_writer("http")`` reads ``RECALIGN_LLM_URL`` (the base URL, ``…/v1``),
 ``RECALIGN_LLM_KEY`` and ``RECALIGN_LLM_MODEL`` from the environment;
 ``make_writer("local:/path/to/model")`` runs a transformers text-generation pipeline.
+
+Bounds and determinism of the LLM writer:
+
+- every call has a total deadline (``timeout_s``: connect, headers and body together — a
+  server that drips bytes is cut off), every writer a run deadline (``run_timeout_s``, over
+  all its calls, waits and retries); an answer body over ``MAX_RESPONSE_BYTES`` is an error;
+- a failed call (timeout, refused connection, HTTP 408/429/5xx, a body that is not JSON or not
+  ``{"choices": [{"message": {"content": "<text>"}}]}``, a truncated body, a bad status line) is
+  retried ``retries`` times with backoff, then ends the run with one line; other HTTP 4xx end it at once;
+- a usable answer is its first line, at most ``max_chars`` characters; an empty answer, a
+  longer one or a refusal ("I'm sorry, but I can't…") is counted in ``stats``, never cached,
+  and the rule-based writer writes that text instead;
+- requests ask for greedy decoding (``temperature`` 0) with the run's ``seed``; answers are
+  cached under a key of (endpoint, model, request settings, seed, prompt), so a rerun on the
+  same cache reads every answer back and writes the same text without calling the server.
 """
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import random
+import re
+import socket
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -104,62 +121,178 @@ PROMPTS = {
 }
 
 
-class LLMWriter:
-    """Writes through ``complete(prompt) -> text`` with a disk cache (one JSON file per
-    prompt+model hash), ``retries`` with exponential backoff, at most ``rate`` calls per
-    second, and ``dry_run`` (print each prompt, write with the rule-based writer instead)."""
+MAX_RESPONSE_BYTES = 1 << 20   # an answer body over 1 MiB is an error (a 64-token chat answer is < 2 KB)
+REFUSAL = re.compile(
+    r"^(i'?m sorry|i am sorry|sorry, (but )?i|i apologi[sz]e|i can'?not|i can'?t|i can not|i'?m (unable|not able)"
+    r"|i am (unable|not able)|i won'?t|i will not|as an ai)\b"
+    r"|\b(as an ai( language)? model|i can'?t (help|assist|comply)|i cannot (help|assist|comply)"
+    r"|i'?m not able to (help|assist))\b")
+STAT_KEYS = ("prompts", "cached", "answered", "calls", "failed_calls", "refusal", "empty", "too_long", "rule_written")
 
-    def __init__(self, complete: Callable[[str], str], model: str, cache_dir: str | Path | None = None,
+
+def one_line(text: object, limit: int = 300) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[:limit] + "…"
+
+
+def is_refusal(text: str) -> bool:
+    """A model declining to answer ("I'm sorry, but I can't help with that.")."""
+    return bool(REFUSAL.search(text.strip().strip('"').replace("\u2019", "'").lower()[:400]))
+
+
+def check_answer(raw: str, max_chars: int) -> tuple[str, str | None]:
+    """``(text, None)`` for a usable answer (its first line, quotes stripped), else
+    ``("", why)`` with ``why`` in ``empty``, ``too_long``, ``refusal``.
+
+    >>> check_answer('"Fagro"\\nBecause...', 50), check_answer("I'm sorry, but I can't help.", 50)[1]
+    (('Fagro', None), 'refusal')
+    """
+    lines = raw.strip().splitlines()
+    text = lines[0].strip().strip('"').strip() if lines else ""
+    if not text:
+        return "", "empty"
+    if len(text) > max_chars:
+        return "", "too_long"
+    if is_refusal(raw):
+        return "", "refusal"
+    return text, None
+
+
+class CallFailed(Exception):
+    """One failed LLM call (a one-line reason); ``retry=False`` ends the run at once."""
+
+    def __init__(self, reason: str, retry: bool = True) -> None:
+        super().__init__(one_line(reason))
+        self.retry = retry
+
+
+class LLMWriter:
+    """Writes through ``complete(prompt, timeout_s) -> text`` with a disk cache (one JSON file
+    per key of endpoint, model, request settings and prompt), ``retries`` with exponential
+    backoff, at most ``rate`` calls per second, a deadline per call (``timeout_s``) and per
+    writer (``run_timeout_s``), and ``dry_run`` (print each prompt, write with the rule-based
+    writer instead). Refusals, empty and too long answers are counted in ``stats``, never
+    cached, and written by the rules instead."""
+
+    def __init__(self, complete: Callable[..., str], model: str, cache_dir: str | Path | None = None,
                  retries: int = 3, rate: float = 2.0, dry_run: bool = False, backoff_s: float = 0.5,
-                 echo: Callable[[str], None] = print) -> None:
+                 echo: Callable[[str], None] = print, endpoint: str = "", timeout_s: float = 30.0,
+                 run_timeout_s: float = 21600.0, max_chars: int = 400, seed: int = 0) -> None:
         self.complete, self.model, self.retries, self.rate = complete, model, retries, rate
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.dry_run, self.backoff_s, self.echo = dry_run, backoff_s, echo
+        self.endpoint = endpoint or getattr(complete, "endpoint", "") or model
+        self.timeout_s, self.run_timeout_s, self.max_chars, self.seed = timeout_s, run_timeout_s, max_chars, seed
         self.fallback = RuleWriter()
         self.name = f"llm:{model}"
         self.calls = 0
+        self.stats = dict.fromkeys(STAT_KEYS, 0)
+        self._t0 = time.monotonic()
         self._last = 0.0
         self._lock = threading.Lock()
+
+    def cache_key(self, prompt: str) -> str:
+        """sha256 of everything the answer depends on: endpoint, model, request settings, seed, prompt."""
+        key = {"v": 2, "endpoint": self.endpoint, "model": self.model, "seed": self.seed,
+               "request": getattr(self.complete, "params", {}), "prompt": prompt}
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
     def _cache_path(self, prompt: str) -> Path | None:
         if not self.cache_dir:
             return None
-        h = hashlib.sha256(f"{self.model}\n{prompt}".encode()).hexdigest()
+        h = self.cache_key(prompt)
         return self.cache_dir / h[:2] / f"{h}.json"
 
-    def ask(self, prompt: str) -> str:
-        """The model's answer to ``prompt`` (cached on disk)."""
+    def _cached(self, path: Path | None, prompt: str) -> str | None:
+        """The cached text, or None (missing, unreadable, too large or not a usable answer: a miss)."""
+        try:
+            if path is None or not path.is_file() or path.stat().st_size > 4 * (len(prompt) + self.max_chars) + 4096:
+                return None
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            text = entry.get("text") if isinstance(entry, dict) and entry.get("prompt") == prompt else None
+        except (OSError, ValueError):
+            return None
+        return text if isinstance(text, str) and check_answer(text, self.max_chars) == (text, None) else None
+
+    def run_left(self) -> float:
+        """Seconds left of the writer's run deadline (a one-line error once it passed)."""
+        left = self._t0 + self.run_timeout_s - time.monotonic()
+        if left <= 0:
+            s = self.stats
+            raise RecalignError(
+                f"LLM writer {self.model!r} at {self.endpoint}: the run deadline of {self.run_timeout_s:g} s passed "
+                f"after {s['calls']} calls ({s['answered']} answered, {s['cached']} from the cache); raise "
+                "query.writer_run_timeout_s or use the cache of a finished run", field="query.writer_run_timeout_s")
+        return left
+
+    def _pace(self) -> None:
+        with self._lock:
+            wait = self._last + 1.0 / self.rate - time.monotonic() if self.rate > 0 else 0
+            if wait > 0:
+                time.sleep(min(wait, self.run_left()))
+            self._last = time.monotonic()
+
+    def ask(self, prompt: str) -> str | None:
+        """The model's usable answer to ``prompt`` (cached on disk), or None for a refusal, an
+        empty or a too long answer (counted in ``stats``, not cached)."""
+        self.stats["prompts"] += 1
         path = self._cache_path(prompt)
-        if path is not None and path.is_file():
-            return json.loads(path.read_text())["text"]
-        err: Exception | None = None
+        text = self._cached(path, prompt)
+        if text is not None:
+            self.stats["cached"] += 1
+            return text
+        err = ""
         for attempt in range(self.retries + 1):
-            with self._lock:
-                wait = self._last + 1.0 / self.rate - time.monotonic() if self.rate > 0 else 0
-                if wait > 0:
-                    time.sleep(wait)
-                self._last = time.monotonic()
+            self._pace()
+            timeout = min(self.timeout_s, self.run_left())
+            self.calls += 1
+            self.stats["calls"] += 1
             try:
-                self.calls += 1
-                lines = self.complete(prompt).strip().splitlines()
-                text = lines[0].strip().strip('"').strip() if lines else ""
-                if not text:
-                    raise RecalignError("empty answer")
+                raw = self.complete(prompt, timeout)
+                if not isinstance(raw, str):
+                    raise CallFailed(f"the answer is {type(raw).__name__}, not text")
+            except CallFailed as e:
+                err = str(e)
+                self.stats["failed_calls"] += 1
+                if not e.retry:
+                    break
+            except Exception as e:  # noqa: BLE001 — a local model's error: bounded retries, then one line
+                err = one_line(f"{type(e).__name__}: {e}")
+                self.stats["failed_calls"] += 1
+            else:
+                text, why = check_answer(raw, self.max_chars)
+                if why:
+                    self.stats[why] += 1
+                    return None
                 if path is not None:
-                    write_json(path, {"model": self.model, "prompt": prompt, "text": text})
+                    write_json(path, {"endpoint": self.endpoint, "model": self.model, "prompt": prompt, "text": text})
+                self.stats["answered"] += 1
                 return text
-            except (OSError, RecalignError, ValueError, KeyError, IndexError) as e:
-                err = e
-                if attempt < self.retries:
-                    time.sleep(self.backoff_s * 2 ** attempt)
-        raise RecalignError(f"LLM writer {self.model!r} failed after {self.retries + 1} tries: {err}")
+            if attempt < self.retries:
+                time.sleep(min(self.backoff_s * 2 ** attempt, self.run_left()))
+        tries = attempt + 1
+        raise RecalignError(f"LLM writer {self.model!r} at {self.endpoint} failed after {tries} "
+                            f"{'try' if tries == 1 else 'tries'} (query.writer_retries={self.retries}): {err}",
+                            field="query.writer")
+
+    def report(self) -> str:
+        """One line: prompts, answers, cache hits and the answers written by the rules instead."""
+        s = self.stats
+        return (f"LLM writer {self.model!r}: {s['prompts']} prompts, {s['answered']} answered, {s['cached']} from the "
+                f"cache, {s['calls']} calls ({s['failed_calls']} failed); {s['refusal']} refusals, {s['empty']} empty "
+                f"and {s['too_long']} too long answers (over {self.max_chars} characters) written by the rules "
+                "instead, not cached")
 
     def _write(self, kind: str, fallback: Callable[[], str], **kw) -> str:
         prompt = PROMPTS[kind].format(**kw)
         if self.dry_run:
             self.echo(f"[dry-run {kind}] {prompt}")
             return fallback()
-        return self.ask(prompt)
+        text = self.ask(prompt)
+        if text is None:
+            self.stats["rule_written"] += 1
+            return fallback()
+        return text
 
     def summary(self, top_values: list[str], period: str) -> str:
         return self._write("summary", lambda: self.fallback.summary(top_values, period),
@@ -174,23 +307,124 @@ class LLMWriter:
         return out if out != name else self.fallback.misspell(name, rng)
 
 
-def http_complete(url: str, key: str, model: str, timeout_s: float = 60.0,
-                  max_tokens: int = 64) -> Callable[[str], str]:
-    """An OpenAI-compatible ``POST {url}/chat/completions`` as ``complete(prompt) -> text``."""
-    endpoint = url.rstrip("/") + "/chat/completions"
+RETRY_STATUS = {408, 409, 425, 429}
 
-    def complete(prompt: str) -> str:
-        body = json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}],
-                           "max_tokens": max_tokens, "temperature": 0.7}).encode()
-        req = urllib.request.Request(endpoint, data=body, method="POST", headers={
-            "Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})})
+
+class HTTPComplete:
+    """An OpenAI-compatible ``POST {url}/chat/completions`` as ``complete(prompt, timeout_s) -> text``:
+    greedy (``temperature`` 0) with ``seed``; ``timeout_s`` bounds the whole call (a timer shuts
+    the socket down when it passes, so a server that drips bytes cannot hold it); the body is
+    read up to ``max_bytes``; every failure is a ``CallFailed`` with a one-line reason."""
+
+    def __init__(self, url: str, key: str, model: str, timeout_s: float = 30.0, max_tokens: int = 64,
+                 seed: int = 0, max_bytes: int = MAX_RESPONSE_BYTES) -> None:
+        self.endpoint = url.rstrip("/") + "/chat/completions"
+        u = urllib.parse.urlsplit(self.endpoint)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise RecalignError(f"RECALIGN_LLM_URL must be an http(s) URL such as http://localhost:8000/v1, got "
+                                f"{url!r}", field="query.writer")
+        self.url, self.key, self.model, self.timeout_s, self.max_bytes = u, key, model, timeout_s, max_bytes
+        self.params = {"max_tokens": max_tokens, "temperature": 0.0, "seed": seed}
+
+    def __call__(self, prompt: str, timeout_s: float | None = None) -> str:
+        t = float(timeout_s or self.timeout_s)
+        body = json.dumps({"model": self.model, "messages": [{"role": "user", "content": prompt}],
+                           **self.params}).encode()
+        u = self.url
+        conn_cls = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
+        conn = conn_cls(u.hostname, u.port, timeout=t)
+        fired = threading.Event()
+
+        def cut() -> None:
+            fired.set()
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        timer = threading.Timer(t, cut)
+        timer.daemon = True
+        timer.start()
+        late = f"no complete answer within {t:g} s (query.writer_timeout_s)"
         try:
-            with urllib.request.urlopen(req, timeout=timeout_s) as r:
-                return json.loads(r.read())["choices"][0]["message"]["content"]
-        except urllib.error.HTTPError as e:
-            raise OSError(f"HTTP {e.code} from {endpoint}") from None
+            conn.request("POST", (u.path or "/") + (f"?{u.query}" if u.query else ""), body=body, headers={
+                "Content-Type": "application/json", **({"Authorization": f"Bearer {self.key}"} if self.key else {})})
+            resp = conn.getresponse()
+            declared = resp.getheader("Content-Length")
+            if declared and declared.strip().isdigit() and int(declared) > self.max_bytes:
+                raise CallFailed(f"an answer of {int(declared):,} bytes (over the {self.max_bytes:,}-byte limit)")
+            data = bytearray()
+            while True:
+                chunk = resp.read(min(65536, self.max_bytes + 1 - len(data)))
+                if not chunk:
+                    break
+                data += chunk
+                if len(data) > self.max_bytes:
+                    raise CallFailed(f"an answer over the {self.max_bytes:,}-byte limit")
+            if fired.is_set():
+                raise CallFailed(late)
+            if declared and declared.strip().isdigit() and len(data) < int(declared):
+                raise CallFailed(f"a truncated answer ({len(data):,} of {int(declared):,} bytes)")
+        except CallFailed:
+            raise
+        except (OSError, http.client.HTTPException) as e:
+            if fired.is_set() or isinstance(e, (socket.timeout, TimeoutError)):
+                raise CallFailed(late) from None
+            if isinstance(e, http.client.IncompleteRead):
+                raise CallFailed(f"a truncated answer ({len(e.partial):,} bytes, then the connection closed)") from None
+            if isinstance(e, http.client.RemoteDisconnected):
+                raise CallFailed("the server closed the connection without an answer") from None
+            if isinstance(e, http.client.BadStatusLine):
+                raise CallFailed(f"not an HTTP answer (status line {one_line(e, 60)})") from None
+            if isinstance(e, http.client.HTTPException):
+                raise CallFailed(f"a malformed HTTP answer ({type(e).__name__}: {e})") from None
+            raise CallFailed(f"connection error: {e}") from None
+        finally:
+            timer.cancel()
+            conn.close()
+        if resp.status != 200:
+            retry = resp.status in RETRY_STATUS or resp.status >= 500
+            raise CallFailed(f"HTTP {resp.status} {resp.reason}: {one_line(data[:200].decode(errors='replace'), 120)}",
+                             retry=retry)
+        return answer_content(bytes(data))
 
-    return complete
+
+def answer_content(data: bytes) -> str:
+    """``choices[0].message.content`` of a chat-completions body, or a ``CallFailed`` naming what is wrong.
+
+    >>> answer_content(b'{"choices": [{"message": {"content": "Fagro"}}]}')
+    'Fagro'
+    >>> answer_content(b'[1, 2]')
+    Traceback (most recent call last):
+    ...
+    recalign.tasks.query.writer.CallFailed: the answer is a JSON list, not {"choices": [{"message": {"content": "<text>"}}]}
+    """
+    want = '{"choices": [{"message": {"content": "<text>"}}]}'
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise CallFailed(f"the answer is not JSON: {data[:60]!r}") from None
+    kinds = {dict: "object", list: "list", str: "string", int: "number", float: "number", bool: "boolean",
+             type(None): "null"}
+    if not isinstance(obj, dict):
+        raise CallFailed(f"the answer is a JSON {kinds.get(type(obj), type(obj).__name__)}, not {want}")
+    choices = obj.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise CallFailed(f"the answer has no choices list (keys: {sorted(obj)[:8]}), expected {want}")
+    msg = choices[0].get("message")
+    content = msg.get("content") if isinstance(msg, dict) else None
+    if not isinstance(content, str):
+        what = "no message" if not isinstance(msg, dict) else \
+            f"a {kinds.get(type(content), type(content).__name__)} content"
+        raise CallFailed(f"the answer has {what}, expected {want}")
+    return content
+
+
+def http_complete(url: str, key: str, model: str, timeout_s: float = 30.0, max_tokens: int = 64,
+                  seed: int = 0) -> HTTPComplete:
+    """An OpenAI-compatible ``POST {url}/chat/completions`` as ``complete(prompt, timeout_s) -> text``."""
+    return HTTPComplete(url, key, model, timeout_s=timeout_s, max_tokens=max_tokens, seed=seed)
 
 
 def local_complete(model_path: str, max_new_tokens: int = 48) -> Callable[[str], str]:
@@ -199,7 +433,7 @@ def local_complete(model_path: str, max_new_tokens: int = 48) -> Callable[[str],
 
     gen = pipeline("text-generation", model=model_path)
 
-    def complete(prompt: str) -> str:
+    def complete(prompt: str, timeout_s: float | None = None) -> str:  # greedy; a local call cannot be cut short
         out = gen(prompt, max_new_tokens=max_new_tokens, do_sample=False, return_full_text=False)
         return out[0]["generated_text"]
 
@@ -207,23 +441,28 @@ def local_complete(model_path: str, max_new_tokens: int = 48) -> Callable[[str],
 
 
 def make_writer(spec: str = "rule", cache_dir: str | Path | None = None, dry_run: bool = False,
-                rate: float = 2.0, retries: int = 3) -> Writer:
+                rate: float = 2.0, retries: int = 3, timeout_s: float = 30.0, run_timeout_s: float = 21600.0,
+                max_chars: int = 400, seed: int = 0) -> Writer:
     """``rule`` (default), ``http`` (env ``RECALIGN_LLM_URL``/``_KEY``/``_MODEL``) or ``local:<path>``."""
     if spec == "rule":
         return RuleWriter()
+    bounds = dict(retries=retries, dry_run=dry_run, timeout_s=timeout_s, run_timeout_s=run_timeout_s,
+                  max_chars=max_chars, seed=seed)
     if spec == "http":
         url = os.environ.get("RECALIGN_LLM_URL", "")
         if not url and not dry_run:
             raise RecalignError("writer 'http' needs RECALIGN_LLM_URL (an OpenAI-compatible base URL, e.g. "
                                 "http://localhost:8000/v1) and RECALIGN_LLM_KEY in the environment", field="writer")
         model = os.environ.get("RECALIGN_LLM_MODEL", "gpt-4o-mini")
-        return LLMWriter(http_complete(url, os.environ.get("RECALIGN_LLM_KEY", ""), model), model, cache_dir,
-                         retries=retries, rate=rate, dry_run=dry_run)
+        complete = http_complete(url or "http://dry-run/v1", os.environ.get("RECALIGN_LLM_KEY", ""), model,
+                                 timeout_s=timeout_s, seed=seed)
+        return LLMWriter(complete, model, cache_dir, rate=rate, **bounds)
     if spec.startswith("local:"):
         path = spec.split(":", 1)[1]
-        complete = (lambda p: "") if dry_run else local_complete(path)
-        return LLMWriter(complete, path, cache_dir, retries=retries, rate=0, dry_run=dry_run)
+        complete = (lambda p, t=None: "") if dry_run else local_complete(path)
+        return LLMWriter(complete, path, cache_dir, rate=0, endpoint=f"local:{Path(path).resolve()}", **bounds)
     raise RecalignError(f"unknown writer {spec!r} (known: rule, http, local:<model path>)", field="writer")
 
 
-__all__ = ["Writer", "RuleWriter", "LLMWriter", "make_writer", "http_complete", "local_complete", "PROMPTS"]
+__all__ = ["Writer", "RuleWriter", "LLMWriter", "HTTPComplete", "CallFailed", "make_writer", "http_complete",
+           "local_complete", "answer_content", "check_answer", "is_refusal", "PROMPTS", "MAX_RESPONSE_BYTES"]
