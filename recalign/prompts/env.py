@@ -99,8 +99,8 @@ def _check_binop(op: str, left, right, b: Budget) -> None:
         if isinstance(left, _SEQ) and isinstance(right, _SEQ):
             b.will_build(size_of(left, lim.max_size) + size_of(right, lim.max_size), "'+'")
     elif op == "%" and isinstance(left, str):
-        check_format(left, lim)
-        b.will_build(len(left) + size_of(right, lim.max_size), "'%' formatting")
+        widths = check_format(left, lim)
+        b.will_build(len(left) + widths + size_of(right, lim.max_size), "'%' formatting")
 
 
 def _check_method(obj, args: tuple, kwargs: dict, b: Budget) -> None:
@@ -122,8 +122,8 @@ def _check_method(obj, args: tuple, kwargs: dict, b: Budget) -> None:
     elif name in ("format", "format_map"):
         if _NESTED_SPEC.search(owner):
             raise TemplateLimitError("nested fields in a format spec are not allowed in templates")
-        check_format(owner, lim)
-        b.will_build(len(owner) + sum(size_of(a, lim.max_size) for a in [*args, *kwargs.values()]),
+        widths = check_format(owner, lim)
+        b.will_build(len(owner) + widths + sum(size_of(a, lim.max_size) for a in [*args, *kwargs.values()]),
                      "method 'format'")
     elif name == "expandtabs":
         width = args[0] if args else kwargs.get("tabsize", 8)
@@ -159,8 +159,8 @@ def _check_filter(name: str, value, args: tuple, kwargs: dict, b: Budget) -> Non
         lines = len(value) // max(int(width) if isinstance(width, int) else 1, 1) + value.count("\n") + 1
         b.will_build(len(value) + lines * len(str(wrap)), "filter 'wordwrap'")
     elif name == "format":
-        check_format(value, lim)
-        b.will_build(len(value) + sum(size_of(a, lim.max_size) for a in [*args, *kwargs.values()]),
+        widths = check_format(value, lim)
+        b.will_build(len(value) + widths + sum(size_of(a, lim.max_size) for a in [*args, *kwargs.values()]),
                      "filter 'format'")
 
 
@@ -281,6 +281,15 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         super().__init__(**kwargs)
         self.limits = limits
         self.globals["range"] = self.bounded_range
+
+    #: str methods a prompt never needs and no bound follows: ``encode`` makes bytes (``'a'.encode()
+    #: * 10**10`` was a MemoryError), ``translate`` maps one character to a whole string
+    refused_attributes = frozenset({"encode", "translate", "maketrans"})
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if attr in self.refused_attributes and isinstance(obj, (str, bytes, bytearray)):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
 
     def bounded_range(self, *args: int) -> range:
         rng = range(*args)

@@ -54,7 +54,7 @@ def size_of(value, limit: int) -> int:
     if t is str or t is range:
         return len(value)
     if not isinstance(value, _NESTED):
-        return 1  # numbers, generators, Undefined, macros: counted where they produce values
+        return _scalar_size(value)
     memo: dict[int, int] = {}
     busy: set[int] = set()
     stack = [(value, False)]
@@ -77,12 +77,24 @@ def size_of(value, limit: int) -> int:
             elif isinstance(x, _NESTED):
                 n += memo.get(id(x), 1)  # 1: a container on the current path (a cycle)
             else:
-                n += 1
+                n += _scalar_size(x)
             if n > limit:
                 return n
         memo[key] = n
         busy.discard(key)
     return memo[id(value)]
+
+
+def _scalar_size(x) -> int:
+    """Characters ``str(x)`` writes for a number (an int of 4,096 bits prints 1,234 digits:
+    counting it as 1 let ``[2**4000] * 500000`` print 600 MB); 1 for anything else (generators,
+    Undefined, macros: counted where they produce values)."""
+    if isinstance(x, int):
+        bits = x.bit_length()
+        return 1 if bits <= 3 else bits * 30103 // 100000 + 1 + (x < 0)
+    if isinstance(x, float):
+        return len(repr(x))
+    return 1
 
 
 def _children(v) -> list | tuple:
@@ -97,19 +109,24 @@ _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _BRACE_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")
 
 
-def check_format(fmt: str, limits: Limits) -> None:
+def check_format(fmt: str, limits: Limits) -> int:
     """Refuse ``%``/``str.format`` widths or precisions over ``max_int_arg`` (and ``*`` widths,
-    which take the width from the arguments)."""
+    which take the width from the arguments). Returns the sum of every width and precision: what
+    the fields may add to the output (``'%(a)99999d' * 100000 % {'a': 1}`` repeats one field)."""
+    extra = 0
     for m in _PERCENT_SPEC.finditer(fmt):
         for g in m.groups():
             if g == "*":
                 raise TemplateLimitError("a '*' width in a format string is not allowed in templates")
             if g and int(g) > limits.max_int_arg:
                 raise TemplateLimitError(f"format width {int(g)} is over the limit of {limits.max_int_arg:,}")
+            extra += int(g) if g else 0
     for m in _BRACE_SPEC.finditer(fmt):
         for num in re.findall(r"\d+", m.group(1)):
             if int(num) > limits.max_int_arg:
                 raise TemplateLimitError(f"format width {int(num)} is over the limit of {limits.max_int_arg:,}")
+            extra += int(num)
+    return extra
 
 
 class Budget:

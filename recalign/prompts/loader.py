@@ -17,6 +17,9 @@ Example record: ``recalign.tasks.load_templates``.
 """
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import Iterable
 
@@ -29,12 +32,46 @@ ENTRY_KEYS = ("id", "split", "input", "target", "metadata")
 FILE_KEYS = ("task", "templates", "description")
 
 
+#: a template file larger than this is refused before it is read (the shipped ones are < 20 KB)
+MAX_TEMPLATE_FILE = 1_000_000
+
+
 def template_files(directory: str | Path) -> list[Path]:
-    """``*.yaml`` / ``*.yml`` files of a directory, sorted by name."""
+    """``*.yaml`` / ``*.yml`` entries of a directory, sorted by name: every one that is not a
+    directory, so that one which cannot be read (a symlink loop, a FIFO, a device) is reported
+    by ``read_template_file`` instead of being skipped."""
     d = Path(directory)
     if not d.is_dir():
         raise RecalignError("templates directory not found", path=d)
-    return sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml") and not p.is_dir())
+
+
+def read_bounded(path: Path, limit: int = MAX_TEMPLATE_FILE) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, else one line naming it: never
+    blocks on a FIFO or reads a device (``/dev/zero``) forever."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        why = "a symlink loop" if e.errno == errno.ELOOP else \
+            "a broken symlink" if e.errno == errno.ENOENT and path.is_symlink() else e.strerror or str(e)
+        raise RecalignError(f"cannot read the template file: {why}", path=path) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or \
+                stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file"
+            raise RecalignError(f"cannot read the template file: {kind}, not a regular file", path=path)
+        if st.st_size > limit:
+            raise RecalignError(f"template file of {st.st_size:,} bytes (limit {limit:,})", path=path)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise RecalignError(f"template file over {limit:,} bytes", path=path)
+        return data
+    except OSError as e:
+        raise RecalignError(f"cannot read the template file: {e.strerror or e}", path=path) from None
+    finally:
+        os.close(fd)
 
 
 def _content_line(node: yaml.Node) -> int:
@@ -48,7 +85,7 @@ def read_template_file(path: str | Path) -> tuple[str, list[Template]]:
     a RecalignError naming the file, template id and line."""
     path = Path(path)
     try:
-        loader = yaml.SafeLoader(decode_utf8(path.read_bytes(), path))
+        loader = yaml.SafeLoader(decode_utf8(read_bounded(path), path))
         try:
             root = loader.get_single_node()
             data = loader.construct_document(root) if root is not None else None

@@ -73,7 +73,31 @@ def check_template(t: Template, allowed: set[str], sample=None,
             why = check_target(sample, tgt) if tgt and check_target else None
             if why:
                 problems.append(t.error(f"target {why}", "target"))
+            big = long_sample(sample)
+            if big is not None:  # the render limits hold on real data too, not only on the short sample
+                try:
+                    t.render(big)
+                except Exception as e:  # noqa: BLE001 — any failure on long lists is a template problem
+                    msg = e.message if isinstance(e, RecalignError) else f"{type(e).__name__}: {e}"
+                    msg = msg.removeprefix(f"template {t.id!r} ({t.task}): ").removeprefix("render failed: ")
+                    problems.append(t.error(f"render with {LONG_LISTS}-item lists (a long history) failed: {msg}",
+                                            "input"))
     return problems
+
+
+#: list variables (history, candidates, ratings ...) are stretched to this many items for a second
+#: sample render: a template whose cost grows with the data (nested loops over the history, a
+#: repeat count taken from its length) passes on the 4-item sample and must not pass validation
+LONG_LISTS = 100
+
+
+def long_sample(sample):
+    """``sample`` with every list field cycled to ``LONG_LISTS`` items (None when it has no list)."""
+    if not dataclasses.is_dataclass(sample):
+        return None
+    longer = {f.name: [v[i % len(v)] for i in range(LONG_LISTS)]
+              for f in dataclasses.fields(sample) if isinstance(v := getattr(sample, f.name), list) and v}
+    return dataclasses.replace(sample, **longer) if longer else None
 
 
 def check_templates(templates: list[Template], cls: type,
