@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from .data import format_stats, split_stats
 from .data.fingerprint import split_fingerprint
 from .data.readers import dataset_identity, resolve_dataset_dir
 from .embed.config import EmbedConfig  # settings only: the embed stack (torch) loads in train-embedder
-from .errors import RecalignError
+from .errors import RecalignError, nearest, shown
 from .eval.report import compare
 from .materialize import generate, templates_fingerprint
 from .run_dir import RunDir, changes, fingerprint
@@ -56,12 +57,34 @@ def _h(text: str, **kw):
     return field(metadata={"help": text}, **kw)
 
 
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _expect(ok: bool, name: str, expected: str, value) -> None:
+    """One line naming the field and what was expected (checked when the config loads, before any work)."""
+    if not ok:
+        raise RecalignError(f"expected {expected}, got {shown(value)}", field=name)
+
+
 @dataclass
 class DataConfig:
     dataset: str = _h("ml-100k (embedded) or a directory of RecBole atomic files.", default="ml-100k")
     user_k: int = _h("k-core: min interactions per user (0 = off).", default=0)
     item_k: int = _h("k-core: min interactions per item (0 = off).", default=0)
     min_interactions: int = _h("Users with fewer interactions are dropped (>= 3).", default=3)
+
+    def __post_init__(self) -> None:
+        _expect(isinstance(self.dataset, str) and bool(self.dataset.strip()), "dataset",
+                "a dataset name or directory", self.dataset)
+        for k in ("user_k", "item_k"):
+            _expect(_int(getattr(self, k)) and getattr(self, k) >= 0, k, "an integer >= 0 (0 = off)", getattr(self, k))
+        _expect(_int(self.min_interactions) and self.min_interactions >= 3, "min_interactions",
+                "an integer >= 3 (train, valid and test need one each)", self.min_interactions)
 
 
 @dataclass
@@ -81,6 +104,27 @@ class EvaluateConfig:
     name: str = _h("Result name of the fine-tuned model.", default="recalign-t5")
     progress: bool = _h("Progress bars.", default=True)
 
+    def __post_init__(self) -> None:
+        evaluable = [t.name for t in TASKS.evaluable()]
+        _expect(self.split in ("test", "valid"), "split", "test or valid", self.split)
+        _expect(isinstance(self.tasks, (list, tuple)) and len(self.tasks) > 0, "tasks",
+                f"a non-empty list of tasks ({', '.join(evaluable)})", self.tasks)
+        for t in self.tasks:
+            if t not in evaluable:
+                raise RecalignError(f"unknown task {shown(t)}; evaluable: {', '.join(evaluable)}."
+                                    f"{nearest(str(t), evaluable)}", field="tasks")
+        _expect(isinstance(self.templates, (list, tuple)) and len(self.templates) > 0
+                and all(t in ("seen", "unseen") for t in self.templates), "templates",
+                "a non-empty list of seen and/or unseen", self.templates)
+        _expect(_int(self.beam) and self.beam >= 1, "beam", "an integer >= 1", self.beam)
+        _expect(_num(self.length_penalty), "length_penalty", "a number", self.length_penalty)
+        _expect(self.max_users is None or (_int(self.max_users) and self.max_users >= 1), "max_users",
+                "an integer >= 1, or null for every user", self.max_users)
+        _expect(_int(self.batch_size) and self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)
+        _expect(isinstance(self.name, str) and bool(self.name.strip()) and "/" not in self.name
+                and self.name not in (".", ".."), "name", "a result name (a directory name under RUN/results)",
+                self.name)
+
 
 @dataclass
 class BaselinesConfig:
@@ -90,6 +134,21 @@ class BaselinesConfig:
     time_budget_s: Optional[float] = _h("Per model wall-time cap (None = until early stopping).", default=None)
     rating_baseline: bool = _h("Fit the user/item-bias rating baseline.", default=True)
     seeds: int = _h("Run each RecBole baseline with N seeds (results <Model>-seed<i>; 1 = once).", default=1)
+
+    def __post_init__(self) -> None:
+        known = list(baselines_table.MODELS)
+        _expect(isinstance(self.models, (list, tuple)), "models", f"a list of baselines ({', '.join(known)})",
+                self.models)
+        for m in self.models:
+            if m not in known:
+                raise RecalignError(f"unknown baseline {shown(m)}; choose from {', '.join(known)}."
+                                    f"{nearest(str(m), known)}", field="models")
+        _expect(isinstance(self.overrides, dict), "overrides", "a mapping {Model: {key: value}}", self.overrides)
+        for m, hp in (self.overrides or {}).items():
+            _expect(hp is None or isinstance(hp, dict), f"overrides.{m}", "a mapping of RecBole settings", hp)
+        _expect(self.time_budget_s is None or (_num(self.time_budget_s) and self.time_budget_s > 0), "time_budget_s",
+                "a number of seconds > 0, or null", self.time_budget_s)
+        _expect(_int(self.seeds) and self.seeds >= 1, "seeds", "an integer >= 1", self.seeds)
 
 
 @dataclass
@@ -121,6 +180,12 @@ class RunConfig:
                      "--config` from this same file; `recalign run` itself trains no embedder.", default_factory=dict)
 
     def __post_init__(self) -> None:
+        _expect(isinstance(self.run_dir, str) and bool(self.run_dir.strip()), "run_dir", "a directory path",
+                self.run_dir)
+        _expect(self.train is None or isinstance(self.train, dict), "train", "a mapping of TrainConfig keys",
+                self.train)
+        _expect(self.embed is None or isinstance(self.embed, dict), "embed", "a mapping of EmbedConfig keys",
+                self.embed)
         self.train = dict(self.train or {})
         self.embed = dict(self.embed or {})
 
@@ -139,6 +204,7 @@ def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: st
     except RecalignError as e:
         raise RecalignError(e.message, path=path, field=e.field) from None
     if run_dir is not None:
+        _expect(bool(str(run_dir).strip()), "run_dir", "a directory path", run_dir)
         cfg.run_dir = str(run_dir)
     if ablation is not None:
         cfg.ablation = ablation
@@ -150,6 +216,10 @@ def load_run_config(path: str | Path | None = None, overrides=(), *, run_dir: st
         cfg.report_to = list(report_to)
         cfg.train["report_to"] = list(report_to)
     generate_config(cfg), train_config(cfg)  # fail early, before any work
+    if not [t for t in cfg.evaluate.tasks if t in cfg.generate.tasks]:
+        raise RecalignError(f"none of {', '.join(cfg.evaluate.tasks)} is in generate.tasks "
+                            f"({', '.join(cfg.generate.tasks)}): nothing would be evaluated", path=path,
+                            field="evaluate.tasks")
     try:
         embed_config(cfg)
     except RecalignError as e:

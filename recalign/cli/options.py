@@ -29,7 +29,15 @@ class AliasedOption(click.Option):
 def run_dir_option(help: str, required: bool = True, exists: bool = False) -> Callable:
     """``--run-dir RUN`` (hidden aliases ``--out``, ``--run``), passed as ``run_dir``."""
     return click.option("--run-dir", "--out", "--run", "run_dir", cls=AliasedOption, hidden_aliases=("--out", "--run"),
-                        required=required, metavar="RUN", type=click.Path(file_okay=False, exists=exists), help=help)
+                        required=required, metavar="RUN", type=click.Path(file_okay=False, exists=exists), help=help,
+                        callback=_not_blank)
+
+
+def _not_blank(ctx, param, value):
+    """An empty ``--run-dir ''`` would write into the working directory: refused."""
+    if value is not None and not str(value).strip():
+        raise click.BadParameter(f"expected a directory path, got {value!r}")
+    return value
 
 
 def override_option(help: str) -> Callable:

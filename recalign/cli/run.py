@@ -4,13 +4,13 @@ from __future__ import annotations
 import click
 
 from ..pipeline import load_run_config, run
-from .options import override_option
+from .options import _not_blank, override_option
 
 
 @click.command("run")
 @click.option("--config", "-c", type=click.Path(dir_okay=False), default=None,
               help="Run YAML (e.g. configs/ml100k-cpu.yaml); defaults apply without one.")
-@click.option("--run-dir", default=None, metavar="RUN", type=click.Path(file_okay=False),
+@click.option("--run-dir", default=None, metavar="RUN", type=click.Path(file_okay=False), callback=_not_blank,
               help="Override the config's run_dir.")
 @click.option("--ablation", default=None, is_flag=False, flag_value="true", metavar="[full|ARMS]",
               help="Also train ablation arms under the same budget: alone = rec-only; 'full' = rec-only, rec+mim, "

@@ -44,3 +44,48 @@ class EmbedConfig:
             raise RecalignError(f"must be > 0, got {self.temperature}", field="temperature")
         if self.batch_size < 1 or self.max_seq_length < 8:
             raise RecalignError("batch_size must be >= 1 and max_seq_length >= 8", field="batch_size")
+        check_values(self)
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _num(v) -> bool:
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+#: (field, accepts, what the error says was expected): checked when the section loads, before any work.
+_VALUES = (
+    ("max_steps", lambda v: _int(v) and (v == -1 or v >= 1), "an integer >= 1 (or -1: train `epochs`)"),
+    ("epochs", lambda v: _num(v) and v > 0, "a number > 0"),
+    ("learning_rate", lambda v: _num(v) and v > 0, "a number > 0"),
+    ("warmup_ratio", lambda v: _num(v) and 0 <= v < 1, "a number in [0, 1)"),
+    ("max_train_per_task", lambda v: _int(v) and v >= 0, "an integer >= 0 (0 = all)"),
+    ("vocab_size", lambda v: _int(v) and v >= 359, "an integer >= 359 (256 bytes + 3 specials + 100 sentinels)"),
+    ("encode_batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    ("threads", lambda v: _int(v) and v >= 0, "an integer >= 0 (0 = torch's default)"),
+    ("seed", _int, "an integer"),
+)
+
+
+def check_values(cfg: EmbedConfig) -> None:
+    """Every value of the section, and a ``local:<path>`` query writer's path (before any LLM call)."""
+    from ..errors import shown
+
+    for name, ok, expected in _VALUES:
+        v = getattr(cfg, name)
+        if not ok(v):
+            raise RecalignError(f"expected {expected}, got {shown(v)}", field=name)
+    writer = getattr(cfg.query, "writer", "rule")
+    if isinstance(writer, str) and writer.startswith("local:"):
+        from pathlib import Path
+
+        p = Path(writer.split(":", 1)[1]).expanduser()
+        if not p.is_dir():
+            raise RecalignError(f"local:<path> needs a model directory; {str(p)!r} is not one", field="query.writer")
+    elif writer not in ("rule", "http"):
+        raise RecalignError(f"expected rule, http or local:<model directory>, got {shown(writer)}",
+                            field="query.writer")

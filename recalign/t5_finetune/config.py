@@ -22,10 +22,11 @@ recalign.errors.RecalignError: field 'trainer.gradient_checkpoint': not a Seq2Se
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from ..errors import RecalignError, nearest
+from ..errors import RecalignError, nearest, shown
 
 
 def _h(text: str, **kw):
@@ -55,6 +56,29 @@ OWNED_BY_RECALIGN: dict = {
     "output_dir": "the run directory (RUN/checkpoints)", "seed": "seed", "bf16": "bf16", "deepspeed": "deepspeed",
     "report_to": "report_to", "run_name": "the run directory's name",
     "remove_unused_columns": "the collator (always false)"}
+#: type, lower bound and the words of the error of every option in DEFAULT_TRAINER (``_check_trainer``).
+TRAINER_VALUES: dict = {
+    "max_steps": (int, -1, "an integer > 0 (or -1: train num_train_epochs)"),
+    "num_train_epochs": (float, 0, "a number >= 0"),
+    "per_device_train_batch_size": (int, 1, "an integer >= 1"),
+    "per_device_eval_batch_size": (int, 1, "an integer >= 1"),
+    "gradient_accumulation_steps": (int, 1, "an integer >= 1"),
+    "learning_rate": (float, 0, "a number > 0"),
+    "weight_decay": (float, 0, "a number >= 0"),
+    "warmup_steps": (float, 0, "a number >= 0 (< 1: a ratio of the steps)"),
+    "max_grad_norm": (float, 0, "a number >= 0"),
+    "eval_steps": (float, 0, "a number > 0"),
+    "save_steps": (float, 0, "a number > 0"),
+    "save_total_limit": (int, 1, "an integer >= 1, or null"),
+    "logging_steps": (float, 0, "a number > 0"),
+    "dataloader_num_workers": (int, 0, "an integer >= 0"),
+    "load_best_model_at_end": (bool, None, "true or false"),
+    "greater_is_better": (bool, None, "true or false"),
+    "logging_first_step": (bool, None, "true or false"),
+}
+MIN_VOCAB = 256 + 3 + 100                 # a preset's tokenizer: bytes, specials, sentinels (t5_finetune/tokenizer.py)
+POSITIVE_TRAINER = ("learning_rate", "eval_steps", "save_steps", "logging_steps")
+NULLABLE_TRAINER = ("save_total_limit", "greater_is_better")
 #: schedules ``schedule_by_time`` can pace by the budget.
 BUDGET_SCHEDULES = ("cosine", "linear", "constant_with_warmup")
 
@@ -176,6 +200,20 @@ class TrainConfig:
                                 f"{self.trainer!r}", field="trainer")
         self.trainer = {**DEFAULT_TRAINER, **self.trainer}
         self._check_trainer()
+        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < MIN_VOCAB:
+            raise RecalignError(f"expected an integer >= {MIN_VOCAB} (256 bytes + 3 specials + 100 sentinels), "
+                                f"got {shown(self.vocab_size)}", field="vocab_size")
+        if isinstance(self.max_source_length, bool) or not isinstance(self.max_source_length, int) \
+                or self.max_source_length < 1 or isinstance(self.max_target_length, bool) \
+                or not isinstance(self.max_target_length, int) or self.max_target_length < 1:
+            raise RecalignError("max_source_length and max_target_length must be integers >= 1, got "
+                                f"{shown(self.max_source_length)} and {shown(self.max_target_length)}",
+                                field="max_source_length")
+        if self.time_budget_minutes is not None and not (isinstance(self.time_budget_minutes, (int, float))
+                                                         and not isinstance(self.time_budget_minutes, bool)
+                                                         and self.time_budget_minutes > 0):
+            raise RecalignError(f"expected minutes > 0, or null, got {shown(self.time_budget_minutes)}",
+                                field="time_budget_minutes")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise RecalignError(f"dropout must be in [0, 1), got {self.dropout!r}", field="dropout")
         if not float(self.embedding_lr_scale) > 0.0:
@@ -218,6 +256,19 @@ class TrainConfig:
             raise RecalignError(f"lr_scheduler_type {t['lr_scheduler_type']!r} cannot follow a time budget "
                                 f"(schedule_by_time): use {', '.join(BUDGET_SCHEDULES)}, or schedule_by_time: "
                                 "false", field="trainer.lr_scheduler_type")
+        for k, (kind, low, expected) in TRAINER_VALUES.items():   # checked before any work, YAML booleans too
+            v = t.get(k)
+            if v is None and k in NULLABLE_TRAINER:
+                continue
+            ok = isinstance(v, (int, float) if kind is float else kind) and not isinstance(v, bool) \
+                if kind is not bool else isinstance(v, bool)
+            if ok and kind is not bool:
+                ok = math.isfinite(v) and (v >= low if low is not None else True) and \
+                    (k not in POSITIVE_TRAINER or v > 0)
+            if ok and k == "max_steps":
+                ok = v == -1 or v > 0
+            if not ok:
+                raise RecalignError(f"expected {expected}, got {shown(v)}", field=f"trainer.{k}")
         if (t["max_steps"] or 0) <= 0 and (t["num_train_epochs"] or 0) <= 0:
             raise RecalignError("set max_steps > 0 or num_train_epochs > 0", field="trainer.max_steps")
         if t.get("load_best_model_at_end") and t.get("eval_steps") and t.get("save_steps") \
