@@ -86,8 +86,8 @@ def test_train_embedder_cli_end_to_end(tmp_path):
     info = json.loads((run / "embed" / "model" / "train_info.json").read_text())
     assert info["steps"] == 6 and info["tasks"] == ["uh2i", "fa2i", "nm2i"] and info["train_queries"] > 30
     assert info["temperature"] == 0.01 and info["in_batch_negatives"] is False
-    trained = json.loads((run / "results" / "embed-embed-tiny" / "metrics.json").read_text())
-    zero = json.loads((run / "results" / "embed-embed-tiny-zero-shot" / "metrics.json").read_text())
+    trained = json.loads((run / "results" / "embed-tiny" / "metrics.json").read_text())
+    zero = json.loads((run / "results" / "embed-tiny-zero-shot" / "metrics.json").read_text())
     for r in (trained, zero):
         assert r["retrieval"]["users"] == 16 and r["split_fingerprint"]
         assert (run / "results" / r["model"] / r["retrieval"]["per_user"]).is_file()
@@ -98,7 +98,7 @@ def test_train_embedder_cli_end_to_end(tmp_path):
         bt = r["query"]["nm2i"]["unseen"]["by_template"]
         assert all(t.startswith("nm2i-unseen-") for t in bt) and sum(x["queries"] for x in bt.values()) == 10
         assert sum(x["hit@10"] * x["queries"] for x in bt.values()) == pytest.approx(10 * r["query"]["nm2i"]["unseen"]["hit@10"])
-    assert "| fa2i | unseen | embed-embed-tiny-zero-shot |" in res.output
+    assert "| fa2i | unseen | embed-tiny-zero-shot |" in res.output
     assert zero["training"]["stopped_by"] == "no_training" and trained["training"]["steps"] == 6
     assert trained["query"]["uh2i"]["seen"] != zero["query"]["uh2i"]["seen"] or \
         trained["query"]["fa2i"]["seen"] != zero["query"]["fa2i"]["seen"]   # training changed the model

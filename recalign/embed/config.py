@@ -38,6 +38,16 @@ class EmbedConfig:
     seed: int = field(default=0, metadata={"help": "Seed of model init, data order and sampling."})
     threads: int = field(default=0, metadata={"help": "torch threads (0 = torch's default)."})
     query: QueryConfig = field(default_factory=QueryConfig, metadata={"help": "Query task generation."})
+    # issue 22: a pretrained start, result names, several arms in one run, bf16 on CPU
+    name: str = field(default="", metadata={
+        "help": "Result name (RUN/results/<name>; empty = embed-<model>: embed-tiny, embed-minilm, …); the "
+                "zero-shot row adds -zero-shot."})
+    arms: list[dict] = field(default_factory=list, metadata={
+        "help": "More embedders trained and evaluated in the same run and table: each a mapping with a `name` "
+                "and any EmbedConfig keys that differ from this section (not tasks/query/arms: the query data is "
+                "shared); `zero_shot: true` evaluates its starting model only. Models: RUN/embed/arms/<name>/."})
+    bf16: bool = field(default=False, metadata={
+        "help": "bfloat16 autocast for training and encoding (CPUs with AVX512-BF16 or a GPU: ~2x encoding)."})
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -45,6 +55,45 @@ class EmbedConfig:
         if self.batch_size < 1 or self.max_seq_length < 8:
             raise RecalignError("batch_size must be >= 1 and max_seq_length >= 8", field="batch_size")
         check_values(self)
+        arm_configs(self)   # every arm is checked when the section is loaded
+
+
+ARM_ONLY = {"name", "zero_shot"}          # arm keys that are not EmbedConfig fields (name is one too)
+ARM_FIXED = {"tasks", "query", "arms"}    # shared by every arm of a run
+
+
+def arm_configs(cfg: EmbedConfig) -> list[tuple[EmbedConfig, bool]]:
+    """(config, zero_shot_only) of each of ``cfg.arms``: this section with the arm's keys on top.
+
+    >>> a = EmbedConfig(model="minilm", arms=[{"name": "embed-scratch", "model": "embed-tiny"},
+    ...                                       {"name": "embed-minilm-noinst", "instruction": False, "zero_shot": True}])
+    >>> [(c.name, c.model, c.instruction, z) for c, z in arm_configs(a)]
+    [('embed-scratch', 'embed-tiny', True, False), ('embed-minilm-noinst', 'minilm', False, True)]
+    """
+    import dataclasses
+
+    from ..config import from_dict
+
+    base = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in ARM_FIXED | {"name"}}
+    out, seen = [], {cfg.name} if cfg.name else set()
+    for i, arm in enumerate(cfg.arms):
+        where = f"arms[{i}]"
+        if not isinstance(arm, dict) or not str(arm.get("name") or "").strip():
+            raise RecalignError("each arm is a mapping with a `name`", field=where)
+        if set(arm) & ARM_FIXED:
+            raise RecalignError(f"an arm cannot set {sorted(set(arm) & ARM_FIXED)} (the query data is shared)",
+                                field=where)
+        if arm["name"] in seen:
+            raise RecalignError(f"two arms named {arm['name']!r}", field=where)
+        seen.add(arm["name"])
+        keys = {k: v for k, v in arm.items() if k != "zero_shot"}
+        c = from_dict(EmbedConfig, {**base, **keys}, where=f"{where}.")
+        c = dataclasses.replace(c, query=cfg.query, tasks=list(cfg.tasks))
+        if arm.get("zero_shot") and c.model.startswith("embed-"):
+            raise RecalignError(f"a zero-shot arm needs a pretrained or saved model, not the preset {c.model!r}",
+                                field=where)
+        out.append((c, bool(arm.get("zero_shot", False))))
+    return out
 
 
 def _int(v) -> bool:

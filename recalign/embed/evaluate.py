@@ -9,7 +9,8 @@ Masking: user tasks never rank ``history(u, "test")`` (the rule of every model);
 ranks its anchor; attribute tasks mask nothing. UH2I is the retrieval task of the seq2seq
 models and the baselines (same users, same masking, same metric code): it is written as the
 ``retrieval`` section of ``RUN/results/<name>/metrics.json`` so ``recalign compare`` puts it
-beside them; every task's numbers sit under ``query``.
+beside them; every task's numbers sit under ``query``, each task's Hit@10, NDCG@10 and
+Coverage@10 with a 95% bootstrap interval over its queries (``intervals``: metric → [lo, hi]).
 """
 from __future__ import annotations
 
@@ -20,18 +21,21 @@ from pathlib import Path
 from ..data import split_stats
 from ..data.fingerprint import split_fingerprint
 from ..eval.metrics import Ranking, ranking_metrics
+from ..eval.metrics import PerUser
 from ..eval.report import PROTOCOL, write_result
+from ..eval.significance import intervals as bootstrap_intervals
 from ..run_dir import RunDir
 from ..tasks.query import COVERAGE_TASKS, Catalogue, conditions_from_json, holds_all
 from .config import EmbedConfig
-from .data import embed_dir, load_queries, task_names
+from .data import load_queries, task_names
 from .items import item_text, query_text
-from .model import PRESETS, load_embedder
-from .retrieve import ItemIndex, encode
-from .train import instruction
+from .model import PRESETS, load_embedder, result_name
+from .retrieve import ItemIndex, autocast, encode
+from .train import arm_dir, instruction
 
 KS = (5, 10, 20)
 COVERAGE_KS = (5, 10)
+INTERVAL_METRICS = ("hit@10", "ndcg@10", "coverage@10")
 
 
 def coverage(ranked: list[list[str]], conds: list[list], cat: Catalogue, k: int) -> float:
@@ -59,7 +63,9 @@ def evaluate_task(model, index: ItemIndex, cat: Catalogue, run: RunDir, task: st
     enc_s = time.perf_counter() - t0
     users = [u or f"q{i}" for i, u in enumerate(ds["user"])]
     ranked = index.rank(q, ds["history"], max(KS), use_faiss=cfg.faiss)
-    m = ranking_metrics(Ranking(users, ranked, list(ds["positive_id"])), ks=KS, per_user=task == "uh2i")
+    m = ranking_metrics(Ranking(users, ranked, list(ds["positive_id"])), ks=KS, per_user=True)
+    pu = m["per_user"] if task == "uh2i" else m.pop("per_user")
+    cols = {"hit@10": pu.columns["recall@10"], "ndcg@10": pu.columns["ndcg@10"]}
     out = {f"hit@{k}": m[f"recall@{k}"] for k in KS}
     out.update({"ndcg@10": m["ndcg@10"], "mrr@10": m["mrr@10"], "queries": len(ds),
                 "queries_per_s": round(len(ds) / enc_s, 1) if enc_s else None})
@@ -70,24 +76,34 @@ def evaluate_task(model, index: ItemIndex, cat: Catalogue, run: RunDir, task: st
     if task in COVERAGE_TASKS:
         conds = [conditions_from_json(c) for c in ds["conditions"]]
         out.update({f"coverage@{k}": coverage(ranked, conds, cat, k) for k in COVERAGE_KS})
+        cols["coverage@10"] = [coverage([r], [c], cat, 10) for r, c in zip(ranked, conds)]
+    est = bootstrap_intervals(PerUser([str(i) for i in range(len(ds))], cols), INTERVAL_METRICS)
+    out["intervals"] = {k: [e.low, e.high] for k, e in est.items()}   # 95%, bootstrap over the task's queries
     if task == "uh2i":
         out["_retrieval"] = m  # recall/ndcg/mrr@K + per_user: the `retrieval` section
     return out
 
 
 def evaluate_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None, model: str | None = None,
-                      name: str | None = None, zero_shot: bool = False, log=print) -> dict:
-    """Evaluate ``model`` (default: ``RUN/embed/model``; with ``zero_shot`` the untrained
-    encoder: the preset's initial weights or the configured checkpoint) on every generated query
-    task; write ``RUN/results/<name>/metrics.json``; return the result."""
+                      name: str | None = None, zero_shot: bool = False, log=print, arm: str | None = None) -> dict:
+    """Evaluate ``model`` (default: ``arm_dir(run, arm)/model``, i.e. ``RUN/embed/model``; with
+    ``zero_shot`` the untrained encoder: the preset's initial weights or the configured checkpoint)
+    on every generated query task; write ``RUN/results/<name>/metrics.json`` (default name:
+    ``cfg.name`` or ``embed-<model>``, ``-zero-shot`` added for the zero-shot row); return the result."""
     cfg = cfg or EmbedConfig()
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if model is None:
         if zero_shot:
-            model = str(embed_dir(run) / "init") if cfg.model in PRESETS else cfg.model
+            model = str(arm_dir(run, arm) / "init") if cfg.model in PRESETS else cfg.model
         else:
-            model = str(embed_dir(run) / "model")
-    name = name or f"embed-{Path(cfg.model).name}" + ("-zero-shot" if zero_shot else "")
+            model = str(arm_dir(run, arm) / "model")
+    if not name:
+        name = (cfg.name + ("-zero-shot" if zero_shot else "")) if cfg.name else result_name(cfg.model, zero_shot)
+    with autocast(cfg.bf16):
+        return _evaluate(run, cfg, model, name, zero_shot, log)
+
+
+def _evaluate(run: RunDir, cfg: EmbedConfig, model: str, name: str, zero_shot: bool, log) -> dict:
     split = run.split()
     enc = load_embedder(model, cfg.max_seq_length, cfg.seed)
     enc.max_seq_length = cfg.max_seq_length
@@ -111,8 +127,10 @@ def evaluate_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = No
         log(f"  {task:5s} seen hit@10 {s.get('hit@10', 0):.4f} ndcg@10 {s.get('ndcg@10', 0):.4f}"
             + (f" coverage@10 {s['coverage@10']:.3f}" if "coverage@10" in s else ""))
     result["query"] = query
-    result["embedder"] = {"model": model, "zero_shot": zero_shot, "items_per_s": round(len(ids) / index.wall_s, 1)
-                          if index.wall_s else None, "instruction": cfg.instruction, "faiss": cfg.faiss}
+    result["embedder"] = {"model": model, "source": cfg.model, "zero_shot": zero_shot,
+                          "items_per_s": round(len(ids) / index.wall_s, 1) if index.wall_s else None,
+                          "instruction": cfg.instruction, "in_batch_negatives": cfg.in_batch_negatives,
+                          "faiss": cfg.faiss, "bf16": cfg.bf16}
     info = Path(model) / "train_info.json"
     if info.is_file() and not zero_shot:
         t = json.loads(info.read_text())

@@ -5,6 +5,9 @@
 byte-level BPE tokenizer trained on the run's own text by ``t5_finetune.tokenizer``), a saved
 sentence-transformers directory (``modules.json``), or any HF encoder checkpoint (a path, or a
 hub name when online) — sentence-transformers picks the encoder class (T5 → T5EncoderModel).
+A packaged pretrained source (``minilm`` = ``pretrained:all-MiniLM-L6-v2``) resolves through
+``recalign.pretrained.resolve_model`` to its verified sentence-transformers directory and loads
+as it was published (its WordPiece tokenizer, mean pooling, Normalize).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Iterable
 
 from ..atomic_io import atomic_path
 from ..errors import RecalignError
+from ..pretrained import is_pretrained_source, resolve_model
 from ..t5_finetune.tokenizer import train_tokenizer
 
 PRESETS: dict[str, dict] = {
@@ -38,6 +42,26 @@ def build_preset(preset: str, texts: Iterable[str], out_dir: str | Path, vocab_s
     return Path(out_dir)
 
 
+def result_name(model: str, zero_shot: bool = False) -> str:
+    """The default result name of an embedder: ``embed-<model>`` without a doubled prefix, a
+    packaged pretrained source by its short name, a path by its last part.
+
+    >>> result_name("embed-tiny"), result_name("minilm", True), result_name("pretrained:all-MiniLM-L6-v2")
+    ('embed-tiny', 'embed-minilm-zero-shot', 'embed-minilm')
+    >>> result_name("/ckpt/e5-small-v2/")
+    'embed-e5-small-v2'
+    """
+    if is_pretrained_source(model):
+        from ..pretrained import ALIASES, _canonical
+
+        canonical = _canonical(model)
+        slug = min((a for a, c in ALIASES.items() if c == canonical), key=len, default=canonical.lower())
+    else:
+        slug = Path(str(model).rstrip("/")).name or str(model)
+    slug = slug[len("embed-"):] if slug.startswith("embed-") else slug
+    return f"embed-{slug}" + ("-zero-shot" if zero_shot else "")
+
+
 def load_embedder(name_or_path: str | Path, max_seq_length: int = 96, seed: int = 0):
     """A SentenceTransformer from a saved model directory or an HF encoder checkpoint."""
     import torch
@@ -45,6 +69,7 @@ def load_embedder(name_or_path: str | Path, max_seq_length: int = 96, seed: int 
     from sentence_transformers.base.modules import Transformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
 
+    name_or_path = resolve_model(str(name_or_path))   # pretrained:all-MiniLM-L6-v2 / minilm → its verified dir
     p = Path(name_or_path)
     if (p / "modules.json").is_file():
         return SentenceTransformer(str(p), device="cpu" if not torch.cuda.is_available() else None)
@@ -62,4 +87,4 @@ def load_embedder(name_or_path: str | Path, max_seq_length: int = 96, seed: int 
                                         Normalize()])
 
 
-__all__ = ["PRESETS", "build_preset", "load_embedder"]
+__all__ = ["PRESETS", "build_preset", "load_embedder", "result_name"]

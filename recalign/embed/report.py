@@ -1,5 +1,6 @@
 """The embedders' per-task table (the paper's main table shape): one row per task, template
-split and model (zero-shot beside fine-tuned), Hit@5/10, NDCG@10 and Coverage@5/10.
+split and model (zero-shot beside fine-tuned), Hit@5/10, NDCG@10 and Coverage@5/10; Hit@10,
+NDCG@10 and Coverage@10 with their 95% interval ``[lo, hi]`` (bootstrap over the task's queries).
 
 >>> r = {"model": "m", "query": {"fa2i": {"seen": {"hit@5": 0.1, "hit@10": 0.2, "ndcg@10": 0.15,
 ...      "coverage@5": 0.5, "coverage@10": 0.4, "queries": 10}}}}
@@ -17,8 +18,10 @@ from ..tasks.registry import QUERY_TASKS
 COLS = ("hit@5", "hit@10", "ndcg@10", "coverage@5", "coverage@10", "queries")
 
 
-def _cell(v) -> str:
-    return "–" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+def _cell(v, interval=None) -> str:
+    """A value, with its 95% interval when the result has one (``intervals``)."""
+    s = "–" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+    return f"{s} [{interval[0]:.3f}, {interval[1]:.3f}]" if v is not None and interval else s
 
 
 def query_table(results: list[dict]) -> str:
@@ -30,7 +33,9 @@ def query_table(results: list[dict]) -> str:
             for r in results:
                 m = r.get("query", {}).get(task, {}).get(split)
                 if m:
-                    lines.append(f"| {task} | {split} | {r['model']} | " + " | ".join(_cell(m.get(c)) for c in COLS) + " |")
+                    iv = m.get("intervals") or {}
+                    lines.append(f"| {task} | {split} | {r['model']} | "
+                                 + " | ".join(_cell(m.get(c), iv.get(c)) for c in COLS) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -46,6 +46,17 @@ class ItemIndex:
         return out
 
 
+def autocast(bf16: bool):
+    """bfloat16 autocast on the device the embedder runs on (a no-op context when off)."""
+    import contextlib
+
+    if not bf16:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast("cuda" if torch.cuda.is_available() else "cpu", dtype=torch.bfloat16)
+
+
 def encode(model, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
     """Unit-norm embeddings (rows) of ``texts``."""
     if not len(texts):
@@ -55,4 +66,4 @@ def encode(model, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
     return np.asarray(emb, dtype=np.float32)
 
 
-__all__ = ["ItemIndex", "encode"]
+__all__ = ["ItemIndex", "encode", "autocast"]

@@ -9,6 +9,7 @@ save/load of the pooled model); we add only the loss variant without in-batch ne
 """
 from __future__ import annotations
 
+import json
 import random
 import time
 from pathlib import Path
@@ -18,10 +19,16 @@ from ..errors import RecalignError
 from ..run_dir import RunDir
 from ..tasks.registry import QUERY_TASKS
 from .config import EmbedConfig
-from .data import embed_dir, generate_queries, load_queries, task_names
+from .data import embed_dir, generate_queries, load_queries, task_names, text_dir
 from .items import item_text, query_text
 from .loss import HardNegativeLoss
 from .model import PRESETS, build_preset, load_embedder
+
+
+def arm_dir(run: RunDir, arm: str | None = None) -> Path:
+    """Where an embedder's ``init`` (a preset's starting weights) and ``model`` go: ``RUN/embed``
+    for the section itself, ``RUN/embed/arms/<name>`` for each of its ``arms``."""
+    return embed_dir(run) / "arms" / arm if arm else embed_dir(run)
 
 
 def instruction(task: str, cfg: EmbedConfig) -> str | None:
@@ -48,8 +55,10 @@ def training_columns(run: RunDir, cfg: EmbedConfig, tasks: list[str]) -> dict[st
     return {k: [r[c] for r in rows] for c, k in enumerate(names)}
 
 
-def train_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None, log=print) -> dict:
-    """Generate the query data (if the split changed or it is missing), train, save. Returns train_info."""
+def train_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None, log=print,
+                   arm: str | None = None, generate: bool = True) -> dict:
+    """Generate the query data (unless ``generate`` is off: an arm of a run that generated it),
+    train, save to ``arm_dir(run, arm)/model``. Returns train_info."""
     import datasets
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -61,28 +70,31 @@ def train_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None,
     split = run.split()
     tasks = task_names(cfg.tasks)
     t0 = time.perf_counter()
-    manifest = generate_queries(split, run, tasks, cfg.query)
+    if generate:
+        manifest = generate_queries(split, run, tasks, cfg.query)
+        log(f"query tasks: {sum(c['train'] for c in manifest['counts'].values())} train queries over {len(tasks)} "
+            f"tasks ({time.perf_counter() - t0:.1f} s)")
+    else:
+        manifest = json.loads((text_dir(run) / "manifest.json").read_text())
     gen_s = time.perf_counter() - t0
-    log(f"query tasks: {sum(c['train'] for c in manifest['counts'].values())} train queries over {len(tasks)} "
-        f"tasks ({gen_s:.1f} s)")
     cols = training_columns(run, cfg, tasks)
     if not cols["anchor"]:
         raise RecalignError("no training queries (every task's train split is empty)", field="tasks")
     model_name = cfg.model
     if cfg.model in PRESETS:
         texts = [*cols["anchor"], *(item_text(it) for it in split.items.values())]
-        model_name = str(build_preset(cfg.model, texts, embed_dir(run) / "init", cfg.vocab_size, cfg.seed))
+        model_name = str(build_preset(cfg.model, texts, arm_dir(run, arm) / "init", cfg.vocab_size, cfg.seed))
     model = load_embedder(model_name, cfg.max_seq_length, cfg.seed)
     model.max_seq_length = cfg.max_seq_length
     train_ds = datasets.Dataset.from_dict(cols)
     loss = HardNegativeLoss(model, cfg.temperature, cfg.in_batch_negatives)
-    out = embed_dir(run) / "model"
-    with atomic_path(embed_dir(run) / "trainer_tmp", directory=True) as tmp:
+    out = arm_dir(run, arm) / "model"
+    with atomic_path(arm_dir(run, arm) / "trainer_tmp", directory=True) as tmp:
         args = SentenceTransformerTrainingArguments(
             output_dir=str(tmp), per_device_train_batch_size=cfg.batch_size, max_steps=cfg.max_steps,
             num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_ratio,
             seed=cfg.seed, data_seed=cfg.seed, report_to="none", save_strategy="no", logging_steps=10,
-            disable_tqdm=True, dataloader_drop_last=False, use_cpu=not torch.cuda.is_available())
+            disable_tqdm=True, dataloader_drop_last=False, use_cpu=not torch.cuda.is_available(), bf16=cfg.bf16)
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_ds, loss=loss)
         t1 = time.perf_counter()
         res = trainer.train()
@@ -97,11 +109,12 @@ def train_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None,
             "examples_per_s": round(examples / train_s, 1) if train_s else None, "generate_s": round(gen_s, 1),
             "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
             "temperature": cfg.temperature, "in_batch_negatives": cfg.in_batch_negatives,
-            "instruction": cfg.instruction, "split_fingerprint": manifest["split_fingerprint"]}
+            "instruction": cfg.instruction, "learning_rate": cfg.learning_rate, "bf16": cfg.bf16,
+            "split_fingerprint": manifest["split_fingerprint"]}
     write_json(out / "train_info.json", info)
     log(f"trained {steps} steps in {train_s:.1f} s ({info['examples_per_s']} queries/s); loss "
         f"{info['first_loss']} → {info['last_loss']}; saved {out}")
     return info
 
 
-__all__ = ["train_embedder", "training_columns", "instruction"]
+__all__ = ["train_embedder", "training_columns", "instruction", "arm_dir"]

@@ -43,6 +43,20 @@ def embedders(results: list[dict]) -> list[dict]:
                   key=_pair_key)
 
 
+def query_intervals(results: list[dict]) -> list[dict]:
+    """Per row of ``query_rows`` (same order): the metrics' 95% intervals ``{metric: [lo, hi]}``
+    the result carries (``evaluate_embedder`` writes Hit@10, NDCG@10, Coverage@10; {} if none)."""
+    ems = embedders(results)
+    out = []
+    for task in QUERY_TASKS.names():
+        for split in ("seen", "unseen"):
+            for r in ems:
+                m = (r["query"].get(task) or {}).get(split)
+                if isinstance(m, dict) and m:
+                    out.append(dict(m.get("intervals") or {}))
+    return out
+
+
 def query_rows(results: list[dict]) -> tuple[list[str], list[list]]:
     """Header and raw rows: task × template set (seen, unseen) × embedder; metrics a task does
     not have (coverage outside FA2I/SA2I/VC2I/NA2I) are None."""
@@ -58,14 +72,18 @@ def query_rows(results: list[dict]) -> tuple[list[str], list[list]]:
     return list(HEADER), rows
 
 
-def _cell(v) -> str:
-    return "–" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+def _cell(v, interval=None) -> str:
+    s = "–" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+    return f"{s} [{interval[0]:.3f}, {interval[1]:.3f}]" if v is not None and interval else s
 
 
-def query_markdown(header: list[str], rows: list[list]) -> str:
-    """The table as markdown."""
+def query_markdown(header: list[str], rows: list[list], intervals: list[dict] | None = None) -> str:
+    """The table as markdown; with ``intervals`` (per row) a metric's cell adds its ``[lo, hi]``."""
+    keys = [None] * 4 + list(METRICS)      # the metric each column holds
+    ivs = intervals or [{}] * len(rows)
     return "\n".join(["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
-                      *("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)])
+                      *("| " + " | ".join(_cell(v, iv.get(k) if k else None) for v, k in zip(row, keys)) + " |"
+                        for row, iv in zip(rows, ivs))])
 
 
 def query_section(results: list[dict]) -> tuple[str, dict] | None:
@@ -74,12 +92,14 @@ def query_section(results: list[dict]) -> tuple[str, dict] | None:
     header, rows = query_rows(results)
     if not rows:
         return None
+    ivs = query_intervals(results)
     md = ("### Embedders: per query task (zero-shot beside fine-tuned; seen and unseen templates)\n\n"
           "Hit@K: the positive item in the top K of the whole catalogue (cosine); Coverage@K (FA2I, SA2I, VC2I, "
           "NA2I): the share of the top K that meets every condition of the query, checked against the item "
-          "attributes. UH2I is also each embedder's `retrieval` row in the table above.\n\n"
-          + query_markdown(header, rows) + "\n")
-    return md, {"header": header, "rows": rows}
+          "attributes. UH2I is also each embedder's `retrieval` row in the table above. [lo, hi]: 95% bootstrap "
+          "interval over the task's queries.\n\n"
+          + query_markdown(header, rows, ivs) + "\n")
+    return md, {"header": header, "rows": rows, "intervals": ivs}
 
 
-__all__ = ["query_rows", "query_markdown", "query_section", "is_zero_shot", "embedders"]
+__all__ = ["query_rows", "query_intervals", "query_markdown", "query_section", "is_zero_shot", "embedders"]
