@@ -17,8 +17,10 @@ def test_show_lists_variables_and_filters_and_is_a_valid_template_file(tmp_path)
     v = CliRunner().invoke(main, ["templates", "validate", str(d)])
     assert v.exit_code == 0 and "ok: 8 templates valid" in v.output, v.output
     ls = CliRunner().invoke(main, ["templates", "list", "--task", "ranking", "--templates", str(d)])
-    ids = [ln.split()[1] for ln in ls.output.splitlines()]
+    ids = [ln.split()[1] for ln in ls.stdout.splitlines()]
     assert "my-ranking-01" in ids and len(ids) == 9          # 8 shipped + 1 new; the others overrode by id
+    notes = ls.stderr.splitlines()                           # each override said once, on stderr
+    assert len(notes) == 7 and f"note: id 'ranking-seen-02' (ranking) from {d} overrides " in notes[0], notes
 
 
 def _one_template(tmp_path, task: str, target: str):

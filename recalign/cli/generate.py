@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -10,7 +11,8 @@ from ..data import check_source
 from ..pipeline import load_run_config, train_config
 from ..run_dir import RunDir
 from ..t5_finetune.run_tokenizer import ensure_run_tokenizer, run_source_settings
-from ..tasks import TASKS, GenerateConfig
+from ..errors import RecalignError
+from ..tasks import TASKS, GenerateConfig, load_templates
 from ..tasks.fit import fit_lines
 from ..tasks.items import ID_FORMS, INPUT_FORMS, TARGET_FORMS
 from .options import override_option, run_dir_option
@@ -24,7 +26,8 @@ from .options import override_option, run_dir_option
                                             f"{','.join(TASKS.names())}).")
 @run_dir_option("Run directory: reads RUN/data (prepares it if missing), writes RUN/text.")
 @click.option("--templates", "templates_dir", multiple=True, type=click.Path(file_okay=False, exists=True),
-              help="Extra template directory (repeatable): adds or overrides templates by id.")
+              help="Extra template directory (repeatable, after a --config's generate.templates_dirs; later ones "
+                   "win): adds or overrides templates by id; each override is noted on stderr.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
               help="YAML with GenerateConfig keys (or a `generate:` section). A run config (with a `train:` "
                    "section) also sets the source budget to train.max_source_length and, for a preset, trains "
@@ -53,6 +56,12 @@ def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: t
     raw = read_yaml(config_file) if config_file else {}
     data = dict(raw.get("generate", raw))
     section_tasks = data.pop("tasks", None)   # a run config's generate.tasks: the default task list
+    section_dirs = [str(d) for d in data.pop("templates_dirs", None) or []]   # generate.templates_dirs
+    for d in section_dirs:
+        if not Path(d).is_dir():
+            raise RecalignError(f"{d!r} is not a directory of templates (relative paths are read from "
+                                f"{Path.cwd()})", path=config_file, field="generate.templates_dirs")
+    templates_dir = (*section_dirs, *templates_dir)     # --templates after the config's: they win
     for k, v in (("seed", seed), ("history_len", history_len), ("num_candidates", num_candidates),
                  ("item_input", item_input), ("item_target", item_target), ("item_ids", item_ids),
                  ("item_compact", item_compact)):
@@ -69,8 +78,12 @@ def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: t
     run = RunDir(run_dir)
     names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else \
         list(section_tasks or TASKS.names())
+    notices: list[str] = []
     for n in names:
         TASKS.get(n)   # an unknown task fails here, before any data is prepared
+        load_templates(n, templates_dir, notices=notices)
+    for line in notices:
+        click.echo(f"note: {line}", err=True)
     with run.lock("generate"):
         ctx = click.get_current_context()
         explicit = ctx.get_parameter_source("dataset") is not click.core.ParameterSource.DEFAULT

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..pipeline import load_run_config, run
+from ..pipeline import load_run_config, run, templates_dirs
+from ..tasks import load_templates
 from .options import _not_blank, override_option
 
 
@@ -30,4 +31,9 @@ def run_cmd(config, run_dir, ablation, no_ablation, seeds, baseline_seeds, repor
     cfg = load_run_config(config, overrides, run_dir=run_dir, ablation=False if no_ablation else ablation,
                           seeds=seeds, baseline_seeds=baseline_seeds,
                           report_to=None if report_to is None else ([] if report_to == "none" else [report_to]))
+    notices: list[str] = []
+    for task in dict.fromkeys(cfg.generate.tasks):        # an id that overrides another: one line each
+        load_templates(task, templates_dirs(cfg), notices=notices)
+    for line in notices:
+        click.echo(f"note: {line}", err=True)
     run(cfg, echo=click.echo)

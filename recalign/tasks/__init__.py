@@ -25,9 +25,11 @@ from .ranking import RankingExample
 from .rating import RATING, RatingExample, fmt_rating, parse_rating
 from .registry import TASKS
 from .retrieval import RetrievalExample
-from .templating import check_task_templates, declared_variables, load_templates, validate_dir
+from .templating import (all_task_names, any_task, check_task_templates, declared_variables, load_templates,
+                         validate_dir)
 
 __all__ = ["TASKS", "Task", "TaskRegistry", "AnswerFormat", "ITEM_TEXT", "FREE_TEXT", "RATING", "TEMPLATES_DIR",
            "GenerateConfig", "Meta", "RetrievalExample", "RankingExample", "RatingExample", "MimExample",
            "MlmExample", "BprExample", "EvalContext", "EvalOptions", "by_template", "rank_by_score", "fmt_rating",
-           "parse_rating", "load_templates", "validate_dir", "check_task_templates", "declared_variables"]
+           "parse_rating", "load_templates", "validate_dir", "check_task_templates", "declared_variables", "any_task",
+           "all_task_names"]

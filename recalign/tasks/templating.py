@@ -19,31 +19,68 @@ from .base import TEMPLATES_DIR, Task
 from .registry import QUERY_TASKS, TASKS
 
 
+def any_task(name: str) -> Task:
+    """A task of either registry (``TASKS``: the seq2seq tasks; ``QUERY_TASKS``: the ten
+    embedder query tasks) by name: what every templates command accepts.
+
+    >>> any_task("uh2i").name, any_task("retrieval").name
+    ('uh2i', 'retrieval')
+    """
+    if name in TASKS:
+        return TASKS.get(name)
+    if name in QUERY_TASKS:
+        return QUERY_TASKS.get(name)
+    known = TASKS.names() + QUERY_TASKS.names()
+    raise RecalignError(f"unknown task {name!r} (known: {', '.join(known)}).{nearest(name, known)}")
+
+
+def all_task_names() -> list[str]:
+    """Every task a template may be written for: the seq2seq tasks, then the query tasks."""
+    return TASKS.names() + QUERY_TASKS.names()
+
+
 def declared_variables(task: str | Task) -> set[str]:
     """The variables a template of ``task`` may use: its Example record's fields."""
-    t = TASKS.get(task) if isinstance(task, str) else task
+    t = any_task(task) if isinstance(task, str) else task
     return {f.name for f in dataclasses.fields(t.example_type)}
 
 
 def check_task_templates(templates: list[Template], task: str | Task) -> list:
     """Problems of ``task``'s templates (generic rules + the task's answer format)."""
-    t = TASKS.get(task) if isinstance(task, str) else task
+    t = any_task(task) if isinstance(task, str) else task
     return check_templates(templates, t.example_type, t.answer.valid)
 
 
-def load_templates(task: str, extra_dirs: Iterable[str | Path] = (), validate: bool = True) -> list[Template]:
-    """The templates of ``task``: its own file, then ``extra_dirs`` (add or override by id).
-    With ``validate`` (default) every template is checked and the first problem raises a
+def _where(path: str | Path) -> str:
+    """A template's directory as a notice shows it: relative to the working directory when inside it."""
+    d = Path(path).resolve().parent
+    try:
+        return str(d.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(d)
+
+
+def load_templates(task: str, extra_dirs: Iterable[str | Path] = (), validate: bool = True,
+                   notices: list[str] | None = None) -> list[Template]:
+    """The templates of ``task`` (seq2seq or query task): its own file, then ``extra_dirs`` in
+    order (a new id adds, an existing id overrides). With ``notices`` (a list), one line per
+    id that overrides another is appended: ``id X (task) from DIR overrides DIR2``. With
+    ``validate`` (default) every template is checked and the first problem raises a
     RecalignError naming file, id and line."""
-    t = TASKS.get(task)
+    t = any_task(task)
     extra_dirs = [d for d in (extra_dirs or ()) if d]
     by_id: dict[str, Template] = {}
     if t.template_file.is_file():
         ftask, own = read_template_file(t.template_file)
         if ftask == task:
             by_id.update({x.id: x for x in own})
-    for ts in read_templates(extra_dirs, task).values():
-        by_id.update({x.id: x for x in ts})
+    for d in extra_dirs:
+        for ts in read_templates([d], task).values():
+            for x in ts:
+                old = by_id.get(x.id)
+                if notices is not None and old is not None and _where(old.path) != _where(x.path):
+                    notices.append(f"id {x.id!r} ({task}) from {_where(x.path)} overrides {_where(old.path)}")
+                by_id[x.id] = x
     temps = list(by_id.values())
     if not temps:
         raise RecalignError(f"no templates for task {task!r} in {[str(t.template_file), *map(str, extra_dirs)]}")
@@ -76,5 +113,5 @@ def validate_dir(directory: str | Path | None = None) -> tuple[int, list[Recalig
                                           f"{nearest(task, known)}", path=f, line=1))
             continue
         n += len(temps)
-        problems.extend(check_task_templates(temps, TASKS.get(task) if task in TASKS else QUERY_TASKS.get(task)))
+        problems.extend(check_task_templates(temps, any_task(task)))
     return n, problems
