@@ -122,11 +122,11 @@ PROMPTS = {
 
 
 MAX_RESPONSE_BYTES = 1 << 20   # an answer body over 1 MiB is an error (a 64-token chat answer is < 2 KB)
-REFUSAL = re.compile(
-    r"^(i'?m sorry|i am sorry|sorry, (but )?i|i apologi[sz]e|i can'?not|i can'?t|i can not|i'?m (unable|not able)"
-    r"|i am (unable|not able)|i won'?t|i will not|as an ai)\b"
-    r"|\b(as an ai( language)? model|i can'?t (help|assist|comply)|i cannot (help|assist|comply)"
-    r"|i'?m not able to (help|assist))\b")
+_DECLINE = (r"i (can'?t|cannot|can not|won'?t|will not|am unable to|'m unable to|am not able to|'m not able to) "
+            r"(help|assist|comply|provide|fulfill|do that|do this)( with| you|[.!,]|$)")
+REFUSAL = re.compile(  # a refusal, not a title that starts alike ("I Can't Help Falling in Love", "I'm Sorry")
+    r"^((i'?m|i am) sorry,? (but|i)\b|sorry,? (but )?i (can|cannot|won|will|am|'m)|i apologi[sz]e,? (but|for|i)\b"
+    r"|as an ai\b)|\bas an ai( language)? model\b|(^|[.,;] ?)" + _DECLINE)
 STAT_KEYS = ("prompts", "cached", "answered", "calls", "failed_calls", "refusal", "empty", "too_long", "rule_written")
 
 
@@ -333,12 +333,11 @@ class HTTPComplete:
         u = self.url
         conn_cls = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
         conn = conn_cls(u.hostname, u.port, timeout=t)
-        fired = threading.Event()
+        fired, held = threading.Event(), []   # held: the socket (conn.sock is dropped once a response owns it)
 
         def cut() -> None:
             fired.set()
-            sock = conn.sock
-            if sock is not None:
+            for sock in held:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -347,7 +346,12 @@ class HTTPComplete:
         timer.daemon = True
         timer.start()
         late = f"no complete answer within {t:g} s (query.writer_timeout_s)"
+        resp = None
         try:
+            conn.connect()
+            held.append(conn.sock)
+            if fired.is_set():
+                raise CallFailed(late)
             conn.request("POST", (u.path or "/") + (f"?{u.query}" if u.query else ""), body=body, headers={
                 "Content-Type": "application/json", **({"Authorization": f"Bearer {self.key}"} if self.key else {})})
             resp = conn.getresponse()
@@ -382,6 +386,8 @@ class HTTPComplete:
             raise CallFailed(f"connection error: {e}") from None
         finally:
             timer.cancel()
+            if resp is not None:
+                resp.close()
             conn.close()
         if resp.status != 200:
             retry = resp.status in RETRY_STATUS or resp.status >= 500
