@@ -120,3 +120,18 @@ def test_config_file_size_bound(tmp_path):
     p.write_text("# " + "x" * MAX_YAML_BYTES + "\nseeds: 1\n")
     with pytest.raises(RecalignError, match="larger than 1,000,000 bytes"):
         read_yaml(p)
+
+
+def test_template_files_are_read_within_the_same_yaml_bounds(tmp_path):
+    from recalign.prompts.loader import read_template_file
+
+    entry = '  - {id: r-1, split: seen, input: "{{ history | join(\', \') }}", target: "{{ target }}"'
+    p = tmp_path / "retrieval.yaml"
+    bomb = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"] + \
+        [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    p.write_text("description: {" + ", ".join(bomb) + "}\ntask: retrieval\ntemplates:\n" + entry + "}\n")
+    with pytest.raises(RecalignError, match="template file expands to more than"):
+        read_template_file(p)
+    p.write_text("task: retrieval\ntemplates: []\ntask: ranking\n")
+    with pytest.raises(RecalignError, match=r"duplicate key 'task' \(lines 1 and 3\)"):
+        read_template_file(p)

@@ -25,6 +25,7 @@ from typing import Iterable
 
 import yaml
 
+from ..config import compose_yaml
 from ..errors import RecalignError, decode_utf8, nearest
 from .template import TEMPLATE_SETS, Template
 
@@ -84,10 +85,11 @@ def read_template_file(path: str | Path) -> tuple[str, list[Template]]:
     """Parse one template file → ``(task, templates)``; structural problems raise
     a RecalignError naming the file, template id and line."""
     path = Path(path)
+    # bounded like every YAML recalign reads: aliases expanded at most MAX_YAML_NODES, depth, duplicate keys
+    root = compose_yaml(decode_utf8(read_bounded(path), path), path, "template file")
     try:
-        loader = yaml.SafeLoader(decode_utf8(read_bounded(path), path))
+        loader = yaml.SafeLoader("")
         try:
-            root = loader.get_single_node()
             data = loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()
