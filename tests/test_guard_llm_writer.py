@@ -45,6 +45,7 @@ class Handler(BaseHTTPRequestHandler):
         srv = self.server
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         srv.requests.append(body)
+        srv.paths.append(self.path)
         mode = srv.modes[min(len(srv.requests), len(srv.modes)) - 1]
         try:
             self._answer(mode, body)
@@ -113,7 +114,7 @@ class FakeServer(socketserver.ThreadingMixIn, HTTPServer):
 
     def __init__(self, modes):
         super().__init__(("127.0.0.1", 0), Handler)
-        self.modes, self.requests, self.stop = list(modes), [], threading.Event()
+        self.modes, self.requests, self.paths, self.stop = list(modes), [], [], threading.Event()
         self.url = f"http://127.0.0.1:{self.server_port}/v1"
 
 
@@ -205,6 +206,7 @@ def test_deadlines_and_retries_come_from_the_query_config(serve, qsplit, monkeyp
     ("query.writer_retries=11", "must be an integer from 0 to 10"),
     ("query.writer_max_chars=0", "must be an integer from 1 to 10000"),
     ("query.writer=gpt", "unknown writer 'gpt'"),
+    ("query.writer=local:/nonexistent/model", "no model directory '/nonexistent/model'"),
 ])
 def test_writer_settings_checked_when_the_config_loads(override, problem):
     from recalign.config import from_dict
@@ -250,6 +252,15 @@ def test_a_client_error_is_not_retried(serve, tmp_path):
     err, _ = bounded(6, writer(srv, tmp_path, retries=3).describe, [])
     msg = one_line_error(err)
     assert "HTTP 401" in msg and "failed after 1 try" in msg and len(srv.requests) == 1
+
+
+def test_an_http_proxy_from_the_environment_is_used(serve, tmp_path, monkeypatch):
+    srv = serve("ok")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{srv.server_port}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    w = LLMWriter(http_complete("http://llm.invalid/v1", "", "m"), "m", rate=0, timeout_s=2)
+    assert bounded(6, w.describe, [])[0] == GOOD and srv.paths == ["http://llm.invalid/v1/chat/completions"]
 
 
 # ---- item 7: size limits, refusals, empty answers, the cache key ---------------------------------

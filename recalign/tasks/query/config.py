@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ...errors import RecalignError
 
@@ -60,3 +61,8 @@ class QueryConfig:
         if not isinstance(self.writer, str) or not (self.writer in ("rule", "http") or self.writer.startswith("local:")):
             raise RecalignError(f"unknown writer {self.writer!r} (known: rule, http, local:<model path>)",
                                 field="query.writer")
+        local = self.writer[len("local:"):] if self.writer.startswith("local:") else None
+        if local is not None and not self.writer_dry_run and (
+                not local.strip() or local.startswith(("/", ".", "~")) and not Path(local).expanduser().is_dir()):
+            raise RecalignError(f"no model directory {local!r} for the local writer (local:<path to a transformers "
+                                "text-generation model>)", field="query.writer")

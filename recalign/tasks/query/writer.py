@@ -40,6 +40,7 @@ import socket
 import threading
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -332,7 +333,17 @@ class HTTPComplete:
                            **self.params}).encode()
         u = self.url
         conn_cls = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
-        conn = conn_cls(u.hostname, u.port, timeout=t)
+        path = (u.path or "/") + (f"?{u.query}" if u.query else "")
+        proxy = urllib.request.getproxies().get(u.scheme)   # http(s)_proxy / no_proxy, as urllib honours them
+        if proxy and not urllib.request.proxy_bypass(u.hostname):
+            pu = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            conn = conn_cls(pu.hostname, pu.port, timeout=t)
+            if u.scheme == "https":
+                conn.set_tunnel(u.hostname, u.port)
+            else:
+                path = self.endpoint
+        else:
+            conn = conn_cls(u.hostname, u.port, timeout=t)
         fired, held = threading.Event(), []   # held: the socket (conn.sock is dropped once a response owns it)
 
         def cut() -> None:
@@ -352,7 +363,7 @@ class HTTPComplete:
             held.append(conn.sock)
             if fired.is_set():
                 raise CallFailed(late)
-            conn.request("POST", (u.path or "/") + (f"?{u.query}" if u.query else ""), body=body, headers={
+            conn.request("POST", path, body=body, headers={
                 "Content-Type": "application/json", **({"Authorization": f"Bearer {self.key}"} if self.key else {})})
             resp = conn.getresponse()
             declared = resp.getheader("Content-Length")
