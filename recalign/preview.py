@@ -72,6 +72,8 @@ class RunText:
         rec = (m.get("generated_with") or {}).get(task or "") or m
         known = {f.name for f in dataclasses.fields(GenerateConfig)}
         cfg = GenerateConfig(**{k: v for k, v in (rec.get("settings") or {}).items() if k in known})
+        if cfg.max_source_tokens and not (m.get("fit") or {}).get("tokenizer"):
+            cfg = dataclasses.replace(cfg, max_source_tokens=0)     # generate had no tokenizer: nothing fitted
         return cls(cfg, [str(d) for d in rec.get("templates_dirs") or []], run, m.get("dataset", "ml-100k"),
                    source=f"run directory {run_dir} (manifest)")
 

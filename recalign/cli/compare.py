@@ -20,17 +20,23 @@ from ..run_dir import RunDir
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resamples.")
 @click.option("--level", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
               help="Coverage of the intervals.")
+@click.option("--brief", is_flag=True,
+              help="Print one line per model (estimate, Δ vs the reference, p, status) within 120 columns; "
+                   "report.md keeps every interval.")
 @click.option("--wandb/--no-wandb", "use_wandb", default=False, show_default=True,
               help="Also log the table to wandb (offline without an API key or a reachable server).")
-def compare_cmd(run_dirs, out, reference, resamples, seed, level, use_wandb):
+def compare_cmd(run_dirs, out, reference, resamples, seed, level, brief, use_wandb):
     """One table of every RUN/results/*/metrics.json (same split only): each metric with its
     bootstrap interval over users, paired differences and p-values against a reference, ablation
     arms against rec-only, mean ± std over seeds, and a bar chart."""
-    from ..eval.report import compare  # lazy: numpy/matplotlib are heavy for `recalign --help`
+    from ..eval.report import brief_table, compare  # lazy: numpy/matplotlib are heavy for `recalign --help`
 
     target = RunDir(out or run_dirs[0])      # the report is written there: lock it if it exists
     with target.lock("compare") if target.root.is_dir() else contextlib.nullcontext():
         rep = compare(run_dirs, out, wandb=use_wandb, reference=reference, n_resamples=resamples, seed=seed,
                       level=level)
-    click.echo(rep["markdown"])
+    if brief:
+        click.echo(brief_table(rep["header"], rep["rows"], rep["evidence"].references))
+    else:
+        click.echo(rep["markdown"])
     click.echo("wrote " + ", ".join(str(p) for p in rep["paths"].values()))

@@ -38,6 +38,9 @@ def _csv(allowed):
                    f"{','.join(t.name for t in TASKS.evaluable())}).")
 @click.option("--templates", default="seen,unseen", show_default=True, callback=_csv(("seen", "unseen")),
               help="Template sets, reported separately (unseen → *_unseen keys).")
+@click.option("--template-ids", default=None, metavar="ID,…",
+              help="Also score each of these templates (seen or unseen, of the run's template stack) on every user: "
+                   "sections <task>@<ID>; `recalign compare` pairs them with the seen templates and each other.")
 @click.option("--beam", type=click.IntRange(min=1), default=20, show_default=True,
               help="Beam size of the trie-constrained retrieval search (= ranked items per user).")
 @click.option("--length-penalty", type=float, default=0.0, show_default=True,
@@ -51,7 +54,7 @@ def _csv(allowed):
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @override_option("Override a setting by its name in a run config's evaluate: section (evaluate()'s keyword), "
                  "e.g. -o beam=10.")
-def evaluate_cmd(run_dir, split, model_dir, tasks, templates, beam, length_penalty, max_users, batch_size, exact,
+def evaluate_cmd(run_dir, split, model_dir, tasks, templates, template_ids, beam, length_penalty, max_users, batch_size, exact,
                  name, no_progress, overrides) -> None:
     """Evaluate a fine-tuned model: retrieval (constrained beam search, full catalogue, history
     masked), ranking (candidate likelihoods), rating (parsed answers and E[r] over scored values); writes
@@ -63,8 +66,9 @@ def evaluate_cmd(run_dir, split, model_dir, tasks, templates, beam, length_penal
              "progress": not no_progress, **({"tasks": list(tasks)} if tasks is not None else {})}
     e = from_dict(EvaluateConfig, given, overrides=overrides, where="evaluate.")
     name = e.name
+    ids = [x.strip() for x in (template_ids or "").split(",") if x.strip()]
     with RunDir(run_dir).lock("evaluate"):
-        m = evaluate(run_dir, model_dir=model_dir, **dataclasses.asdict(e))
+        m = evaluate(run_dir, model_dir=model_dir, template_ids=ids, **dataclasses.asdict(e))
     for sec in ("retrieval", "retrieval_unseen", "retrieval_exact"):
         if sec in m:
             r = m[sec]
@@ -90,6 +94,12 @@ def evaluate_cmd(run_dir, split, model_dir, tasks, templates, beam, length_penal
                 r = m[sec]
                 click.echo(f"{sec:18s} " + "  ".join(f"{k} {r[k]:.4f}" for k in t.metrics
                                                       if isinstance(r.get(k), (int, float))))
+    for sec, task in ((f"{t}@{i}", t) for i, t in (m.get("template_ids") or {}).items()):
+        r = m.get(sec)
+        if isinstance(r, dict):         # one template on every user: the task's own metrics
+            click.echo(f"{sec:18s} " + "  ".join(f"{k} {r[k]:.4f}" for k in TASKS.get(task).metrics
+                                                  if isinstance(r.get(k), (int, float)))
+                       + f"  ({r.get('users', r.get('n'))} users)")
     for line in template_lines([{**m, "model": "by template"}]):
         click.echo(line[2:])
     for n in m.get("notes", []):

@@ -138,6 +138,27 @@ def input_window(run_dir: Path) -> int | None:
     return int(n) if n is not None else None
 
 
+def template_tasks(run_dir: Path, tasks: Sequence[str], template_ids: Sequence[str]) -> list:
+    """``(task, template id, RunText)`` for each of ``template_ids``: the evaluated task whose template
+    stack (as ``RUN/text/manifest.json`` records it) has that id; an id no task has is an error."""
+    if not template_ids:
+        return []
+    from ..preview import RunText
+
+    texts = {t: RunText.from_run_dir(run_dir, t) for t in tasks}
+    stacks = {t: [x.id for x in rt.templates(t)] for t, rt in texts.items()}
+    out = []
+    for tid in dict.fromkeys(template_ids):
+        owners = [t for t in tasks if tid in stacks[t]]
+        if not owners:
+            known = [i for ids in stacks.values() for i in ids]
+            raise RecalignError(f"no template {tid!r} in the evaluated tasks' templates ({', '.join(tasks)}; "
+                                f"the run's template directories: the manifest's templates_dirs).{nearest(tid, known)}",
+                                field="template_ids")
+        out += [(t, tid, texts[t]) for t in owners]
+    return out
+
+
 def _load_rows(run_dir: Path, task: str, data_split: str):
     """The materialized rows of ``task`` / ``data_split`` or None when absent."""
     try:
@@ -178,13 +199,15 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
              tasks: Sequence[str] | None = None, templates: Sequence[str] = TEMPLATE_SETS,
              beam: int = DEFAULT_BEAM, length_penalty: float = DEFAULT_LENGTH_PENALTY, max_users: int | None = None,
              batch_size: int = 16, exact: bool = False, name: str = DEFAULT_NAME, progress: bool = True, model=None,
-             tokenizer=None, device: str | None = None) -> dict:
+             tokenizer=None, device: str | None = None, template_ids: Sequence[str] = ()) -> dict:
     """Evaluate a seq2seq model on ``split`` ('test' or 'valid') and write its result directory.
 
     ``tasks``: names of tasks with an evaluator (default: all of ``TASKS.evaluable()``).
     ``model``/``tokenizer`` may be passed directly (tests, notebooks); otherwise they are
-    loaded from ``model_dir`` or ``RUN/model``. Returns the metrics dict written to
-    ``RUN/results/<name>/metrics.json``.
+    loaded from ``model_dir`` or ``RUN/model``. ``template_ids``: templates (seen or unseen, of the
+    run's template stack) each scored on *every* user — each user's example rendered with that one
+    template exactly as ``generate`` renders (``recalign.preview``) — in sections ``<task>@<id>``.
+    Returns the metrics dict written to ``RUN/results/<name>/metrics.json``.
     """
     run_dir = Path(run_dir)
     evaluable = [t.name for t in TASKS.evaluable()]
@@ -200,6 +223,10 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
             raise RecalignError(f"unknown template set {t!r}; use seen and/or unseen", field="templates")
     if beam < 1:
         raise RecalignError(f"beam must be at least 1, got {beam}", field="beam")
+    RunDir(run_dir).check_text_current()         # the split, the text and the model: made from one another
+    if model is None:
+        RunDir(run_dir).check_model_current(model_dir)
+    by_template = template_tasks(run_dir, tasks, template_ids)   # checked before the model is loaded
     sp = load_split(run_dir)
     if model is None or tokenizer is None:
         model, tokenizer = load_checkpoint(model_dir or run_dir)
@@ -250,6 +277,17 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
             suffix = "" if tset == "seen" else "_unseen"
             for k, v in sections.items():
                 result[k + suffix] = v
+    for task, tid, rt in by_template:
+        from ..preview import render
+        rows, _ = _one_per_user(render(rt, sp, task, split, template_id=tid), users)
+        ctx.which, ctx.data_split = split, f"{split}@{tid}"
+        t0 = time.perf_counter()
+        sections = TASKS.get(task).evaluator(ctx, rows)
+        timings[f"{split}@{tid}/{task}"] = round(time.perf_counter() - t0, 2)
+        for k, v in sections.items():
+            result[f"{k}@{tid}"] = v
+    if by_template:
+        result["template_ids"] = {tid: task for task, tid, _ in by_template}
     for t in tasks:
         if "seen" in templates and t not in result:
             notes.append(f"no seen-template {t} result" + (": `recalign compare` needs one" if t == "retrieval" else ""))

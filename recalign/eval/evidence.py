@@ -13,6 +13,9 @@ template set, see ``report.expand_unseen``), reads each section's per-user rows
   one-line reason why there is none (other users, no per-user rows);
 - ``pairs``: every ablation arm (``<base>-rec+mim``, ``<base>`` = rec + all auxiliary
   tasks, …) against ``<base>-rec-only`` of the same seed and template set, paired by user;
+- ``template_pairs``: every row of one template scored on every user (``<model> (template ID)``,
+  ``recalign evaluate --template-ids``) against its model's seen-template row, its unseen row
+  and the other such rows of the same model, paired by user;
 - ``seeds``: per group of ``<name>-seed<N>`` rows, mean ± std of every headline metric;
 - ``users[model]``: (evaluated users, users of the fullest row): rows on fewer users
   (``evaluate.max_users``) are *partial*, marked and ranked apart.
@@ -87,6 +90,7 @@ class Evidence:
     references: dict[str, str] = field(default_factory=dict)
     differences: dict[str, dict[str, dict[str, Difference] | str]] = field(default_factory=dict)
     pairs: list[dict] = field(default_factory=list)
+    template_pairs: list[dict] = field(default_factory=list)
     seeds: list[dict] = field(default_factory=list)
     users: dict[str, tuple[int, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -201,6 +205,7 @@ def gather(rows: list[dict], reference: str | None = None, *, n_resamples: int =
             res = _diff(pus[r["model"]].get(sec), pus[ref].get(sec), key_metrics(sec), (r["model"], ref), opts)
             ev.pairs.append({"model": r["model"], "reference": ref, "section": sec, "arm": arm or "+all",
                              "result": res})
+    ev.template_pairs = _template_pairs(rows, pus, opts)
     groups: dict[str, list[dict]] = {}
     for r in rows:
         base, arm, sd, tset = name_parts(r["model"])
@@ -216,3 +221,21 @@ def gather(rows: list[dict], reference: str | None = None, *, n_resamples: int =
                     entry["metrics"].setdefault(sec, {})[k] = {"mean": mean, "std": std, "n": n}
         ev.seeds.append(entry)
     return ev
+
+
+def _template_pairs(rows: list[dict], pus: dict, opts: dict) -> list[dict]:
+    """Each one-template row (``template_base`` set by ``report.expand_unseen``) against its model's
+    seen row, its ``(unseen templates)`` row, then every later one-template row of the same model."""
+    by_name = {r["model"]: r for r in rows}
+    singles = [r for r in rows if r.get("template_base")]
+    out = []
+    for i, r in enumerate(singles):
+        base = r["template_base"]
+        refs = [n for n in (base, f"{base} (unseen templates)") if n in by_name]
+        refs += [x["model"] for x in singles[i + 1:] if x["template_base"] == base]
+        for ref in refs:
+            for sec in sections():
+                if r.get(sec) and by_name[ref].get(sec):
+                    res = _diff(pus[r["model"]].get(sec), pus[ref].get(sec), key_metrics(sec), (r["model"], ref), opts)
+                    out.append({"model": r["model"], "reference": ref, "section": sec, "result": res})
+    return out

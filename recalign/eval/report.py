@@ -181,17 +181,24 @@ TASK_KEYS = ("retrieval", "ranking", "rating")
 
 def expand_unseen(results: list[dict]) -> list[dict]:
     """A seq2seq result evaluated on unseen templates gets a second row,
-    ``<model> (unseen templates)``, so seen and unseen wording are reported separately."""
+    ``<model> (unseen templates)``, so seen and unseen wording are reported separately; each
+    template it scored on every user (``evaluate --template-ids``: sections ``<task>@<id>``) a row
+    ``<model> (template <id>)`` (``template_base``: the model's name, for the paired tests)."""
     out = []
     for r in results:
         out.append(r)
+        rest = {k: v for k, v in r.items() if not k.startswith(TASK_KEYS) and k != "template_ids"}
         if any(f"{k}_unseen" in r for k in TASK_KEYS):
-            u = {k: v for k, v in r.items() if not k.startswith(TASK_KEYS)}
+            u = dict(rest)
             for k in TASK_KEYS:
                 if f"{k}_unseen" in r:
                     u[k] = r[f"{k}_unseen"]
             u["model"] = f"{r['model']} (unseen templates)"
             out.append(u)
+        for tid in r.get("template_ids") or {}:
+            u = {**rest, **{k: r[f"{k}@{tid}"] for k in TASK_KEYS if f"{k}@{tid}" in r}}
+            if any(k in u for k in TASK_KEYS):
+                out.append({**u, "model": f"{r['model']} (template {tid})", "template_base": r["model"]})
     return out
 
 
@@ -202,8 +209,8 @@ def template_lines(results: list[dict]) -> list[str]:
     ['- t5 retrieval: a recall@10 0.1000 (5)']
     """
     out = []
-    for r in results:
-        for sec in sorted(k for k, v in r.items() if isinstance(v, dict) and "by_template" in v):
+    for r in results:       # (sections <task>@<id> of one template on every user: their own rows)
+        for sec in sorted(k for k, v in r.items() if isinstance(v, dict) and "by_template" in v and "@" not in k):
             parts = ["{} {} ({})".format(tid, " ".join(f"{k} {_fmt(v)}" for k, v in m.items() if k != "users"),
                                          m.get("users")) for tid, m in r[sec]["by_template"].items()]
             out.append(f"- {r['model']} {sec}: " + "; ".join(parts))
@@ -384,6 +391,11 @@ def differences_markdown(ev: Evidence) -> str:
              for x in _diff_lines(pr["model"], pr["reference"], pr["section"], pr["result"], key_metrics(pr["section"]))]
     if lines:
         out += ["### Auxiliary tasks: each arm vs rec-only (paired over users, same budget)", "", *head, *lines, ""]
+    lines = [x for pr in ev.template_pairs
+             for x in _diff_lines(pr["model"], pr["reference"], pr["section"], pr["result"], key_metrics(pr["section"]))]
+    if lines:
+        out += ["### Templates on every user: each vs the seen templates, the unseen ones and each other (paired "
+                "over users)", "", *head, *lines, ""]
     lines = []
     for g in ev.seeds:
         cells = [f"{_metric_header(sec, k)} {s['mean']:.4f} ± {s['std']:.4f}" for sec in sections()
@@ -489,6 +501,8 @@ def _evidence_json(ev: Evidence) -> dict:
             "differences": {m: {s: res(x) for s, x in v.items()} for m, v in ev.differences.items()},
             "ablation_pairs": [{**{k: v for k, v in p.items() if k != "result"}, "result": res(p["result"])}
                                for p in ev.pairs],
+            "template_pairs": [{**{k: v for k, v in p.items() if k != "result"}, "result": res(p["result"])}
+                               for p in ev.template_pairs],
             "seeds": ev.seeds, "partial": {m: {"users": n, "of": f} for m, (n, f) in ev.users.items() if n < f}}
 
 
@@ -569,3 +583,37 @@ def _log_wandb(header, rows, out: Path, images=()) -> None:
                  **{Path(p).stem: wandb.Image(str(p)) for p in images}})
     finally:
         finish_wandb(run)
+
+
+def brief_table(header: list[str], rows: list[list], references: dict[str, str], width: int = 120) -> str:
+    """``compare --brief``: model, headline estimate, Δ vs the headline reference, p and status, one
+    line per row within ``width`` characters (long names and statuses are cut with …; the intervals
+    stay in report.md).
+
+    >>> print(brief_table(["model", "kind", "NDCG@10", "NDCG@10 lo", "NDCG@10 hi", "Δ NDCG@10", "Δ NDCG@10 lo",
+    ...     "Δ NDCG@10 hi", "p NDCG@10", "significant NDCG@10", "train time (s)", "status"],
+    ...     [["SASRec", "baseline", 0.093, 0.08, 0.1, None, None, None, None, None, 1.0, "converged"],
+    ...      ["t5", "seq2seq", 0.088, 0.07, 0.1, -0.005, -0.02, 0.01, 0.43, False, 9.0, ""]], {"retrieval": "SASRec"}))
+    model                                   NDCG@10  Δ vs SASRec        p  status
+    SASRec                                   0.0930    reference           converged
+    t5                                       0.0880      -0.0050    0.430
+    """
+    def cut(text: str, n: int) -> str:
+        return text if len(text) <= n else text[:n - 1] + "…"
+
+    idx = {h: i for i, h in enumerate(header)}
+    sec = next(iter(references), sections()[0])
+    h = _primary_header(sec) if any(c[1] == sec for c in report_columns()) else "NDCG@10"
+    ref = references.get(sec)
+    dh = f"Δ vs {ref}" if ref else "Δ"
+    name_w = 38
+    lines = [f"{'model':<{name_w}} {h:>8}  {cut(dh, 11):>11}  {'p':>7}  status"]
+    for row in rows:
+        v = row[idx[h]] if h in idx else None
+        d = row[idx[f"Δ {h}"]] if f"Δ {h}" in idx else None
+        p = row[idx[f"p {h}"]] if f"p {h}" in idx else None
+        delta = "reference" if row[0] == ref else "–" if d is None else f"{d:+.4f}"
+        pv = "" if p is None else f"{p:.3f}" + ("*" if p < ALPHA else "")
+        left = f"{cut(str(row[0]), name_w):<{name_w}} {_fmt(v):>8}  {delta:>11}  {pv:>7}  "
+        lines.append((left + cut(str(row[-1] or ""), width - len(left))).rstrip())
+    return "\n".join(lines)
