@@ -31,6 +31,7 @@ from typing import Callable, Iterable, Sequence
 import datasets
 import pyarrow as pa
 
+from .progress import bars
 from .atomic_io import atomic_path, write_json
 from .data import Split
 from .data.fingerprint import split_fingerprint
@@ -223,7 +224,7 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path | RunDir,
     run.manifest_path.unlink(missing_ok=True)
     counts: dict[str, dict[str, int]] = {}
     count, fit_info = source_counter(cfg, run, split)
-    for task in tqdm(tasks, desc="generate", unit="task", disable=not cfg.progress):
+    for task in tqdm(tasks, desc="generate", unit="task", disable=not bars(cfg.progress)):
         with quiet_fast():
             fitted: dict = {}
             data = build_task(split, task, cfg, templates[task], users, count, fitted)

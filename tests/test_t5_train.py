@@ -288,13 +288,14 @@ def test_config_errors_name_the_field():
     assert math.isclose(tiny_config(bf16=False).trainer["learning_rate"], 3e-3)
 
 
-def test_bf16_auto_is_fp32_without_a_bf16_device():
+def test_bf16_auto_follows_the_hardware():
     import torch
 
+    from recalign.t5_finetune.precision import probe_cpu
     from recalign.t5_finetune.trainer import _bf16
 
-    expected = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    assert _bf16("auto") is bool(expected) and _bf16(False) is False
+    expected = (torch.cuda.is_bf16_supported() if torch.cuda.is_available() else probe_cpu().native_bf16)
+    assert _bf16("auto") is bool(expected) and _bf16(False) is False   # each capability: test_machine_independence
 
 
 def test_malformed_override_example_fits_the_section():

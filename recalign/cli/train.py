@@ -6,6 +6,7 @@ import os
 import click
 
 from ..config import from_dict, read_yaml
+from ..errors import RecalignError
 from ..pipeline import load_run_config, train_config, train_inputs
 from ..run_dir import RunDir
 from ..t5_finetune import TrainConfig, read_train_info, train
@@ -41,16 +42,32 @@ def train_cmd(config_path: str, run_dir: str, overrides: tuple[str, ...], deepsp
     from ..eval.curves import curve_evaluator  # lazy: torch
 
     run = RunDir(run_dir)
+    # what the model is made from, as `recalign run` records it (a run config: its train stage's own inputs)
+    inputs = train_inputs(run, train_config(load_run_config(config_path, [f"train.{o}" for o in extra]))
+                          if run_config else cfg)
+    rank0 = int(os.environ.get("RANK", "0") or 0) == 0
     with run.lock("train"):
+        run.check_text_current()              # text from another split than RUN/data: refused, as by `run`
+        started = run.stage_marker("train.started")
+        if run.checkpoints.exists() and started.is_file():
+            why = run.stage_state("train.started", inputs, started, check_output=False)
+            if why != "done":                 # unfinished work from other inputs is not resumed
+                raise RecalignError(f"[train] {run.checkpoints} was {why.replace('made', 'started', 1)}: use a new "
+                                    f"--run-dir, or delete {run.checkpoints} to redo this stage", path=run.root)
+        elif not run.checkpoints.exists() and rank0:
+            run.mark_done("train.started", inputs, run.checkpoints)
         c = cfg.curve                         # learning curve: RUN/logs/curve.jsonl
         out = train(cfg, run_dir, evaluate_fn=curve_evaluator(run_dir, c.users, c.seed, c.beam))
-        if run_config and int(os.environ.get("RANK", "0") or 0) == 0:
-            # the run config's train stage is done: `recalign run -c CONFIG` takes this model as its own
-            inputs = train_inputs(run, train_config(load_run_config(config_path, [f"train.{o}" for o in extra])))
+        if rank0:
+            # the train stage is done: `recalign run -c CONFIG` takes this model as its own, and
+            # evaluate checks the model against the text it was trained from
             run.mark_done("train", inputs, run.train_info)
     info = read_train_info(out)
     if info:
         why = " (stopped by the time budget)" if info.get("stopped_by_budget") else ""
+        if info.get("stopped_by_budget") and 0 < info["global_step"] < (info.get("max_steps") or 0):
+            why = (f" — STOPPED at {info['global_step']:,} of {info['max_steps']:,} steps by the time cap: below the "
+                   f"configured run ({info.get('cpu') or 'this machine'}, {info.get('precision')})")
         click.echo(f"trained {info['model']} for {info['global_step']}/{info['max_steps']} steps{why}; "
                    f"best valid loss {info['best_metric']}; saved {out}")
         for line in fit_lines(run.manifest().get("fit") if run.has_manifest() else None):

@@ -34,6 +34,7 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
+from ..progress import bars
 from .trie import Exclusion, TitleTrie
 
 DEFAULT_BEAM = 20
@@ -41,7 +42,7 @@ DEFAULT_LENGTH_PENALTY = 0.0
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    return tqdm(total=total, desc=desc, unit="user", disable=not enabled, leave=False)
+    return tqdm(total=total, desc=desc, unit="user", disable=not bars(enabled), leave=False)
 
 
 def _generation_config(model, *, beam: int, length_penalty: float, max_new_tokens: int, eos: int, pad: int):

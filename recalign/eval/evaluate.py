@@ -189,7 +189,12 @@ def _training_info(path) -> dict:
         return {}
     info = json.loads(info_path.read_text())
     budget = bool(info.get("stopped_by_budget"))
-    return {"steps": info.get("global_step"), "wall_time_s": info.get("train_runtime_s"),
+    steps, max_steps = info.get("global_step"), info.get("max_steps")
+    # a time budget is a safety cap: a run it stopped before its configured steps is not that run
+    below = bool(budget and steps is not None and max_steps and max_steps > 0 and steps < max_steps)
+    return {"steps": steps, "max_steps": max_steps, "below_config": below,
+            "precision": info.get("precision"), "cpu": info.get("cpu"),
+            "wall_time_s": info.get("train_runtime_s"),
             "stopped_by": "time_budget" if budget else "max_steps", "converged": False,
             "train_examples": info.get("train_examples"), "num_parameters": info.get("num_parameters"),
             "best_checkpoint": info.get("best_model_checkpoint"), "model_dir": str(info_path.parent.resolve())}

@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from ..progress import bars
 from ..errors import RecalignError
 
 
@@ -49,7 +50,7 @@ def rank_items(model, tokenizer, inputs: Sequence[str], items: Sequence[str], to
     start = model.config.decoder_start_token_id
     start = tokenizer.pad_token_id if start is None else start
     out: list[list[tuple[str, float]]] = []
-    bar = tqdm(total=len(inputs), desc="item ranking", unit="user", disable=not progress, leave=False)
+    bar = tqdm(total=len(inputs), desc="item ranking", unit="user", disable=not bars(progress), leave=False)
     for b in range(0, len(inputs), batch_size):
         chunk = list(inputs[b:b + batch_size])
         enc = tokenizer(chunk, return_tensors="pt", padding=True, truncation=True,

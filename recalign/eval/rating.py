@@ -20,6 +20,7 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
+from ..progress import bars
 from ..tasks import rating as rating_task
 from ..tasks.rating import expected_ratings, fmt_rating, parse_rating
 from .metrics import rating_metrics
@@ -40,7 +41,7 @@ def generate_answers(model, tokenizer, inputs: Sequence[str], *, batch_size: int
               num_return_sequences=1, temperature=None, top_k=None, top_p=None,
               eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     out: list[str] = []
-    bar = tqdm(total=len(inputs), desc="rating", unit="user", disable=not progress, leave=False)
+    bar = tqdm(total=len(inputs), desc="rating", unit="user", disable=not bars(progress), leave=False)
     for s in range(0, len(inputs), batch_size):
         chunk = list(inputs[s:s + batch_size])
         enc = tokenizer(chunk, return_tensors="pt", padding=True, truncation=True,

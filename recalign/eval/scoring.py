@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..progress import bars
 from ..tasks.evaluation import rank_by_score  # noqa: F401 — re-exported
 from .trie import Exclusion, TitleTrie, item_token_ids
 
@@ -44,7 +45,7 @@ class Scores:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    return tqdm(total=total, desc=desc, unit="user", disable=not enabled, leave=False)
+    return tqdm(total=total, desc=desc, unit="user", disable=not bars(enabled), leave=False)
 
 
 @torch.inference_mode()

@@ -117,6 +117,46 @@ class BudgetProgress(ProgressCallback):
             self.training_bar.set_postfix_str(f"step {state.global_step}", refresh=False)
 
 
+class CoarseProgress(TrainerCallback):
+    """Plain progress lines for a log file (no terminal): at most one every ``every_s`` seconds,
+    e.g. ``[train] step 600/3000 (20%), 68 s, 8.8 steps/s, loss 5.1234``, and one at the end.
+    Replaces the Trainer's bar and its per-log dict printing when output is redirected."""
+
+    def __init__(self, every_s: float = 30.0, elapsed: Callable[[], float] | None = None,
+                 write: Callable[[str], None] | None = None) -> None:
+        self.every_s = float(every_s)
+        self.elapsed = elapsed
+        self.write = write or (lambda line: print(line, flush=True))
+        self.t0 = self.last = 0.0
+        self.step0 = 0
+        self.loss: float | None = None
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.t0 = self.last = time.monotonic()
+        self.step0 = state.global_step
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs:
+            self.loss = float(logs["loss"])
+
+    def _line(self, state) -> str:
+        dt = time.monotonic() - self.t0
+        rate = (state.global_step - self.step0) / dt if dt > 0 else 0.0
+        pct = f" ({100 * state.global_step / state.max_steps:.0f}%)" if state.max_steps > 0 else ""
+        secs = self.elapsed() if self.elapsed else dt
+        loss = f", loss {self.loss:.4f}" if self.loss is not None else ""
+        return f"[train] step {state.global_step}/{state.max_steps}{pct}, {secs:.0f} s, {rate:.2f} steps/s{loss}"
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.is_world_process_zero and time.monotonic() - self.last >= self.every_s:
+            self.last = time.monotonic()
+            self.write(self._line(state))
+
+    def on_train_end(self, args, state, control, **kw):
+        if state.is_world_process_zero:
+            self.write(self._line(state))
+
+
 class TimeBudget(TrainerCallback):
     """Start the clock; stop cleanly after ``minutes`` of training time (counted across
     resumes): evaluate, save, and remember why."""

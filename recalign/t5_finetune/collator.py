@@ -20,6 +20,12 @@ class Seq2SeqCollator:
     model: Any = None
     pad_to_multiple_of: int | None = None
     pad_to_max: tuple[int, int] | None = None
+    #: (max_source_length, max_target_length): features that are text (``input``/``target``, from
+    #: ``data.text_for_training``) are tokenized here, batch by batch
+    max_lengths: tuple[int, int] | None = None
+    #: text inputs cut at max_source_length so far (the run reports it)
+    truncated_sources: int = 0
+    tokenized_examples: int = 0
 
     def __post_init__(self) -> None:
         from transformers import DataCollatorForSeq2Seq
@@ -27,7 +33,21 @@ class Seq2SeqCollator:
         self._inner = DataCollatorForSeq2Seq(self.tokenizer, model=self.model, label_pad_token_id=-100,
                                              padding=True, pad_to_multiple_of=self.pad_to_multiple_of)
 
+    def tokenize_text(self, features: list[dict]) -> list[dict]:
+        """``input``/``target`` text → ``input_ids``/``attention_mask``/``labels`` (truncated, unpadded)."""
+        if self.max_lengths is None:
+            raise ValueError("Seq2SeqCollator got text features but no max_lengths to tokenize them")
+        src, tgt = self.max_lengths
+        x = self.tokenizer([f["input"] for f in features], max_length=src, truncation=True)
+        y = self.tokenizer(text_target=[f["target"] for f in features], max_length=tgt, truncation=True)
+        self.tokenized_examples += len(features)
+        self.truncated_sources += sum(1 for ids in x["input_ids"] if len(ids) >= src)
+        return [{"input_ids": i, "attention_mask": a, "labels": t}
+                for i, a, t in zip(x["input_ids"], x["attention_mask"], y["input_ids"])]
+
     def __call__(self, features: list[dict]) -> dict:
+        if features and "input_ids" not in features[0] and "input" in features[0]:
+            features = self.tokenize_text(features)
         feats = [{k: v for k, v in f.items() if k != "length"} for f in features]
         if self.pad_to_max:
             src, tgt = self.pad_to_max

@@ -34,8 +34,9 @@ def resolve_tasks(spec: MixtureSpec, run_dir: str | Path) -> list[str]:
     return tasks
 
 
-def load_mixture(spec: MixtureSpec, run_dir: str | Path, seed: int = 0):
-    """The shuffled training mixture (``recalign.t5_finetune.mixture.mix``)."""
+def load_mixture(spec: MixtureSpec, run_dir: str | Path, seed: int = 0, max_examples: int | None = None):
+    """The shuffled training mixture (``recalign.t5_finetune.mixture.mix``), at most ``max_examples``
+    (what the step budget can consume: ``consumable_examples``)."""
     tasks = resolve_tasks(spec, run_dir)
     parts = {t: load_task_data(run_dir, t, "train") for t in tasks}
     empty = [t for t, d in parts.items() if len(d) == 0]
@@ -50,7 +51,30 @@ def load_mixture(spec: MixtureSpec, run_dir: str | Path, seed: int = 0):
         tasks = list(parts)
     mcfg = MixtureConfig(tasks=tasks, strategy=spec.strategy, rates=dict(spec.rates), cap=spec.cap,
                          temperature=spec.temperature)
-    return mix(parts, mcfg, seed=seed, total=spec.total)
+    return mix(parts, mcfg, seed=seed, total=spec.total, max_total=max_examples)
+
+
+def consumable_examples(max_steps: int, batch_size: int, accumulation: int = 1, world_size: int = 1) -> int | None:
+    """Examples ``max_steps`` optimizer steps can consume (None without a step count: epochs decide).
+
+    >>> consumable_examples(3000, 256), consumable_examples(-1, 32)
+    (768000, None)
+    """
+    if not max_steps or max_steps <= 0:
+        return None
+    return int(max_steps) * int(batch_size) * max(1, int(accumulation)) * max(1, int(world_size))
+
+
+def text_for_training(ds):
+    """The mixture kept as text for on-the-fly tokenization (``Seq2SeqCollator`` tokenizes each
+    batch): ``input``, ``target`` and ``length`` = the input's characters (the grouping key of
+    ``group_by_length``; tokens are not counted up front). Training starts at once, however
+    large the mixture, and only what the steps consume is ever tokenized."""
+    import pyarrow.compute as pc
+
+    ds = ds.select_columns(["input", "target"])
+    table = ds.data.table if ds._indices is None else ds.flatten_indices().data.table
+    return ds.add_column("length", pc.utf8_length(table.column("input")).to_pylist())
 
 
 def load_eval_sets(spec: MixtureSpec, run_dir: str | Path, max_examples: int | None, seed: int = 0) -> dict:

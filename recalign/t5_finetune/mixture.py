@@ -83,11 +83,23 @@ def mixture_counts(sizes: dict[str, int], cfg: MixtureConfig, total: int | None 
 
 
 def mix(data: dict[str, datasets.Dataset], cfg: MixtureConfig, seed: int = 0,
-        total: int | None = None) -> datasets.Dataset:
-    """Sample each task by its mixture count, concatenate, shuffle (seeded)."""
-    counts = mixture_counts({t: len(d) for t, d in data.items()}, cfg, total)
+        total: int | None = None, max_total: int | None = None) -> datasets.Dataset:
+    """Sample each task by its mixture count, concatenate, shuffle (seeded).
+
+    ``max_total`` caps the size (e.g. what ``max_steps`` × batch can consume): the counts are
+    drawn for ``min(total, max_total)``. Rows are gathered with one Arrow ``take`` per task and one
+    for the shuffle, so no index mapping is flattened afterwards."""
+    import pyarrow as pa
+    from datasets.fingerprint import generate_random_fingerprint
+    from datasets.table import InMemoryTable
+
+    sizes = {t: len(d) for t, d in data.items()}
+    if max_total is not None:
+        full = sum(mixture_counts(sizes, cfg, total).values())
+        total = min(full, int(max_total))
+    counts = mixture_counts(sizes, cfg, total)
     rng = np.random.default_rng(seed)
-    parts = []
+    parts, first = [], None
     for t in cfg.tasks:
         n, k = len(data[t]), counts[t]
         if k == 0:
@@ -96,8 +108,15 @@ def mix(data: dict[str, datasets.Dataset], cfg: MixtureConfig, seed: int = 0,
             raise RecalignError(f"task {t!r} has no examples but the mixture asks for {k}")
         reps, rest = divmod(k, n)
         idx = np.concatenate([np.tile(np.arange(n), reps), np.sort(rng.choice(n, size=rest, replace=False))])
-        parts.append(data[t].select(idx))
+        ds = data[t] if data[t]._indices is None else data[t].flatten_indices()
+        parts.append(ds.data.table.take(pa.array(idx, type=pa.int64())))
+        first = first or ds
     if not parts:
         raise RecalignError("the mixture is empty")
-    mixed = datasets.concatenate_datasets(parts)
-    return mixed.select(rng.permutation(len(mixed))).flatten_indices()
+    try:
+        table = pa.concat_tables(parts, promote_options="default")
+    except (pa.ArrowInvalid, TypeError):
+        mixed = datasets.concatenate_datasets([datasets.Dataset(InMemoryTable(p)) for p in parts])
+        table = mixed.data.table
+    table = table.take(pa.array(rng.permutation(len(table)), type=pa.int64())).combine_chunks()
+    return datasets.Dataset(InMemoryTable(table), fingerprint=generate_random_fingerprint())

@@ -26,16 +26,18 @@ from transformers import Seq2SeqTrainer
 from ..atomic_io import replace_dir, write_json
 from ..config import save_config
 from ..errors import RecalignError
+from ..progress import interactive
 from ..run_dir import RunDir
 from ..wandb_io import finish_wandb, offline_unless_reachable
-from .callbacks import BudgetProgress, JsonlLogger, TimeBudget, TrainClock, WandbConfig
+from .callbacks import BudgetProgress, CoarseProgress, JsonlLogger, TimeBudget, TrainClock, WandbConfig
 from .checkpoints import latest_complete, mark_complete, read_marker
 from .collator import Seq2SeqCollator
 from .config import TrainConfig
 from .curve import EvaluateFn, LearningCurve
-from .data import load_eval_sets, load_mixture, tokenize, tokenizer_texts
+from .data import consumable_examples, load_eval_sets, load_mixture, text_for_training, tokenize, tokenizer_texts
 from .deepspeed_config import resolve_deepspeed, single_process_env, zero_stage
 from .models import build_model, check_model_name, is_preset
+from .precision import resolve as resolve_precision
 from .item_tokens import add_item_tokens, init_item_rows
 from .tokenizer import load_tokenizer, train_tokenizer
 
@@ -82,6 +84,16 @@ class RecalignTrainer(Seq2SeqTrainer):
                           stopped_by_budget=bool(self.budget and self.budget.stopped),
                           saved_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
+    def _issue_warnings_after_load(self, load_result) -> None:
+        """Keys missing from a checkpoint only because they are tied to a saved one (T5's
+        ``encoder/decoder.embed_tokens`` and ``lm_head`` share ``shared.weight``) are not missing:
+        re-tie and say nothing; anything else is warned about as the Trainer does."""
+        tied = tied_parameter_names(self.model)
+        missing = [k for k in load_result.missing_keys if k not in tied]
+        if len(missing) != len(load_result.missing_keys) and hasattr(self.model, "tie_weights"):
+            self.model.tie_weights()
+        super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
+
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy == "group_by_length" and "length" in getattr(ds, "column_names", []):
@@ -109,6 +121,40 @@ class RecalignTrainer(Seq2SeqTrainer):
                 tqdm.write(f"[eval] step {self.state.global_step}/{self.state.max_steps}: "
                            f"valid loss {overall:.4f} ({total} examples) | {tasks}")
         return metrics
+
+
+def tied_parameter_names(model) -> set[str]:
+    """Names under which a parameter appears a second (third …) time: tied weights.
+
+    >>> import torch
+    >>> m = torch.nn.Module(); m.a = torch.nn.Linear(2, 2); m.b = torch.nn.Linear(2, 2); m.b.weight = m.a.weight
+    >>> sorted(tied_parameter_names(m))
+    ['b.weight']
+    """
+    seen, tied = set(), set()
+    for name, p in model.named_parameters(remove_duplicate=False):
+        if id(p) in seen:
+            tied.add(name)
+        seen.add(id(p))
+    return tied
+
+
+def finished_before(marker: dict, max_steps: int, budget_s: float | None) -> str | None:
+    """Why a complete checkpoint needs no more training under the same settings (None: it does):
+    its step reached ``max_steps``, or its training clock the time budget.
+
+    >>> finished_before({"step": 20}, 20, None), finished_before({"step": 19}, 20, None)
+    ('it reached max_steps (20)', None)
+    >>> finished_before({"step": 5, "train_seconds": 61.0}, 20, 60.0)
+    'its training time (61 s) reached the time budget (60 s)'
+    """
+    step = int(marker.get("step") or 0)
+    if max_steps and max_steps > 0 and step >= max_steps:
+        return f"it reached max_steps ({max_steps})"
+    secs = marker.get("train_seconds")
+    if budget_s and secs is not None and float(secs) >= budget_s:
+        return f"its training time ({float(secs):.0f} s) reached the time budget ({budget_s:.0f} s)"
+    return None
 
 
 EMBEDDING_GROUP = "recalign_embedding"   # marks the group scale_embedding_lr made (never scaled twice)
@@ -183,11 +229,29 @@ def _cuda() -> bool:
 
 
 def _bf16(setting) -> bool:
-    if setting in (True, False):
-        return bool(setting)
-    import torch
+    return resolve_precision(setting).bf16
 
-    return bool(_cuda() and torch.cuda.is_bf16_supported())
+
+def _cpu_line() -> str:
+    from .precision import probe_cpu
+
+    return probe_cpu().describe()
+
+
+def _load_finished(trainer: RecalignTrainer, ckpt: Path):
+    """The state and weights of a complete checkpoint (the best one's weights with
+    ``load_best_model_at_end``), as ``trainer.train`` would leave them, without a step."""
+    from transformers.trainer_callback import TrainerState
+    from transformers.trainer_utils import TrainOutput
+
+    trainer.state = TrainerState.load_from_json(str(ckpt / "trainer_state.json"))
+    trainer._load_from_checkpoint(str(ckpt))
+    best = trainer.state.best_model_checkpoint
+    if trainer.args.load_best_model_at_end and best and Path(best).is_dir():
+        trainer._load_best_model()
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    return TrainOutput(trainer.state.global_step, losses[-1] if losses else None,
+                       {"train_runtime": 0.0, "train_loss": losses[-1] if losses else None})
 
 
 def _wandb_env(run: Path, project: str) -> None:
@@ -203,16 +267,17 @@ def training_arguments(cfg: TrainConfig, run: Path, has_eval: bool, **extra):
     from transformers import Seq2SeqTrainingArguments
 
     kw = dict(cfg.trainer)
+    precision = extra.pop("precision", None) or resolve_precision(cfg.bf16)
     kw.setdefault("eval_strategy", "steps")
     if not has_eval:
         kw.update(eval_strategy="no", load_best_model_at_end=False)
-    kw.update(output_dir=str(RunDir(run).checkpoints), seed=cfg.seed, bf16=_bf16(cfg.bf16),
+    kw.update(output_dir=str(RunDir(run).checkpoints), seed=cfg.seed, bf16=precision.bf16,
               deepspeed=resolve_deepspeed(cfg.deepspeed), report_to=cfg.report_to or "none",
               run_name=run.resolve().name, remove_unused_columns=False)
     kw.setdefault("dataloader_pin_memory", _cuda())
     if kw["bf16"] and not _cuda():
         kw.setdefault("use_cpu", True)        # bf16 autocast on the CPU (AVX512-BF16 cores)
-    kw.setdefault("disable_tqdm", False)
+    kw.setdefault("disable_tqdm", not interactive())
     kw.update(extra)
     try:
         return Seq2SeqTrainingArguments(**kw)
@@ -277,15 +342,26 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
     if "wandb" in cfg.report_to:
         _wandb_env(run, cfg.wandb_project)
 
-    train_raw = load_mixture(cfg.mixture, run, cfg.seed)
+    # a checkpoint's tokenizer loads (or fails: an unreachable hub name) before DeepSpeed compiles anything
+    tokenizer = None if is_preset(cfg.model) else load_tokenizer(cfg.model)
+    t = cfg.trainer
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    consumable = consumable_examples(t["max_steps"], t["per_device_train_batch_size"],
+                                     t["gradient_accumulation_steps"], world)
+    train_raw = load_mixture(cfg.mixture, run, cfg.seed, max_examples=consumable)
     eval_raw = load_eval_sets(cfg.mixture, run, cfg.eval_max_examples, cfg.seed)
-    args = training_arguments(cfg, run, has_eval=bool(eval_raw))
+    precision = resolve_precision(cfg.bf16)
+    args = training_arguments(cfg, run, has_eval=bool(eval_raw), precision=precision)
+    if args.process_index == 0:
+        if precision.warning:
+            log.warning(precision.warning)
+        print(f"[train] precision: {precision.reason}", flush=True)
     with args.main_process_first(desc="tokenizer"):
         if args.process_index == 0:
             save_config(cfg, run / "train_config.yaml")
-        tokenizer = _tokenizer(cfg, run, train_raw)
+        tokenizer = tokenizer or _tokenizer(cfg, run, train_raw)
     items = add_item_tokens(tokenizer, run)  # atomic item ids: one added token per item (or None)
-    train_ds = tokenize(train_raw, tokenizer, cfg.max_source_length, cfg.max_target_length)
+    train_ds = text_for_training(train_raw)  # tokenized batch by batch by the collator
     eval_ds = {t: tokenize(d, tokenizer, cfg.max_source_length, cfg.max_target_length) for t, d in eval_raw.items()}
 
     with args.main_process_first(desc="checkpoints"):
@@ -308,7 +384,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
         cbs.append(curve)
     if "wandb" in cfg.report_to:
         cbs.append(WandbConfig(dataclasses.asdict(cfg)))
-    trainer = RecalignTrainer(model=model, args=args, data_collator=Seq2SeqCollator(tokenizer, model),
+    collator = Seq2SeqCollator(tokenizer, model, max_lengths=(cfg.max_source_length, cfg.max_target_length))
+    trainer = RecalignTrainer(model=model, args=args, data_collator=collator,
                               train_dataset=train_ds, eval_dataset=eval_ds or None, processing_class=tokenizer,
                               callbacks=[*cbs, *callbacks])
     trainer.clock, trainer.budget = clock, budget
@@ -318,11 +395,24 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
 
         trainer.remove_callback(ProgressCallback)          # a step bar to max_steps would mislead
         trainer.add_callback(BudgetProgress(cfg.time_budget_minutes * 60.0, clock.elapsed))
+    if args.disable_tqdm and not interactive():            # a log file: a plain line every 30 s
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(CoarseProgress(30.0, clock.elapsed))
     if cfg.time_budget_minutes and cfg.schedule_by_time:
         trainer.budget_schedule = (cfg.time_budget_minutes * 60.0, cfg.warmup(), cfg.trainer["lr_scheduler_type"])
-    if last:
-        log.info("resuming from %s (%.1f s of training so far)", last, clock.before)
-    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    done_why = finished_before(read_marker(last), args.max_steps,
+                               cfg.time_budget_minutes * 60.0 if cfg.time_budget_minutes else None) if last else None
+    if done_why and not cfg.deepspeed:
+        # resuming would train one step past the configured run: take the checkpoint as it is
+        log.info("%s is complete (%s): no step trained", last.name, done_why)
+        result = _load_finished(trainer, last)
+        budget.stopped = bool(read_marker(last).get("stopped_by_budget"))
+    else:
+        if last:
+            log.info("resuming from %s (%.1f s of training so far)", last, clock.before)
+        result = trainer.train(resume_from_checkpoint=str(last) if last else None)
 
     tmp = run / ".model.tmp"
     if trainer.is_world_process_zero():
@@ -341,10 +431,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
             "best_model_checkpoint": Path(st.best_model_checkpoint).name if st.best_model_checkpoint else None,
             "saved_weights": "best" if args.load_best_model_at_end and st.best_model_checkpoint else "last",
             "train_examples": len(train_ds), "eval_examples": {t: len(d) for t, d in eval_ds.items()},
-            # inputs at max_source_length tokens may have been cut: 0 when generate fitted them (tasks/fit.py)
-            "sources_at_max_length": sum(1 for n in train_ds["length"] if n >= cfg.max_source_length),
+            # inputs at max_source_length tokens may have been cut: 0 when generate fitted them (tasks/fit.py);
+            # counted over the examples this leg's batches tokenized
+            "sources_at_max_length": collator.truncated_sources,
+            "examples_tokenized": collator.tokenized_examples,
             "num_parameters": sum(p.numel() for p in model.parameters()),
-            "precision": "bf16" if args.bf16 else "fp32", "deepspeed": cfg.deepspeed,
+            "precision": "bf16" if args.bf16 else "fp32", "precision_reason": precision.reason,
+            "cpu": None if _cuda() else _cpu_line(), "deepspeed": cfg.deepspeed,
             # training seconds over every leg (a resumed run continues its checkpoint's clock);
             # learning-curve evaluation is not counted
             "train_runtime_s": round(clock.elapsed(), 3),

@@ -16,6 +16,7 @@ from typing import Iterable, Iterator, NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..progress import bars
 from ..data import Split
 from .config import GenerateConfig
 from .items import ItemWriter
@@ -28,7 +29,7 @@ def task_rng(seed: int, task: str, which: str, purpose: str = "build") -> random
 
 def iter_users(split: Split, users: Iterable[str] | None, desc: str, progress: bool) -> Iterator[str]:
     us = list(split.sequences) if users is None else list(users)
-    return iter(tqdm(us, desc=desc, unit="user", leave=False, disable=not progress or len(us) < 2000))
+    return iter(tqdm(us, desc=desc, unit="user", leave=False, disable=not bars(progress) or len(us) < 2000))
 
 
 class Position(NamedTuple):
