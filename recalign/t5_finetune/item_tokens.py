@@ -50,11 +50,19 @@ def add_item_tokens(tokenizer, run_dir: str | Path) -> ItemWriter | None:
 def init_item_rows(model, tokenizer, writer: ItemWriter) -> int:
     """Resize ``model``'s embeddings to the tokenizer if needed and set each item token's row to
     the mean of its title tokens' rows; returns the number of rows set."""
-    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
-        model.resize_token_embeddings(len(tokenizer))
+    from .warm_start import resize_embeddings
+
+    resize_embeddings(model, len(tokenizer))
     inp = model.get_input_embeddings().weight
-    out_emb = model.get_output_embeddings()
-    outw = out_emb.weight if out_emb is not None and out_emb.weight.data_ptr() != inp.data_ptr() else None
+    # every distinct matrix with a row per token: the input embedding, an encoder-decoder's
+    # decoder input embedding (BERT2BERT keeps its own) and the output embedding when untied
+    others = [getattr(model.get_decoder(), "get_input_embeddings", lambda: None)()
+              if hasattr(model, "get_decoder") else None, model.get_output_embeddings()]
+    outs, seen = [], {inp.data_ptr()}
+    for m in others:
+        if m is not None and m.weight.data_ptr() not in seen and m.weight.shape[0] == inp.shape[0]:
+            seen.add(m.weight.data_ptr())
+            outs.append(m.weight)
     ids = tokenizer.convert_tokens_to_ids(writer.tokens())
     added = set(ids)
     titles = [writer.title[i] for i in sorted(writer.number, key=writer.number.__getitem__)]
@@ -64,8 +72,8 @@ def init_item_rows(model, tokenizer, writer: ItemWriter) -> int:
         pieces = [p for p in pieces if p < inp.shape[0] and p not in added] or [tokenizer.unk_token_id]
         idx = torch.tensor(pieces, dtype=torch.long, device=inp.device)
         inp[tid] = inp.index_select(0, idx).mean(0)
-        if outw is not None:
-            outw[tid] = outw.index_select(0, idx).mean(0)
+        for w in outs:
+            w[tid] = w.index_select(0, idx).mean(0)
         n += 1
     return n
 

@@ -5,7 +5,10 @@
 
 A preset is a ``T5Config`` (input and output embeddings tied, as in T5; untying them
 from scratch starts the loss near 79 instead of 9.6). Anything else is a Hugging Face
-name or a local directory, loaded with ``AutoModelForSeq2SeqLM``.
+name or a local directory, loaded with ``AutoModelForSeq2SeqLM``; a packaged pretrained
+source (``pretrained:all-MiniLM-L6-v2``, ``recalign.pretrained``) resolves to its local
+directory first, and an encoder-only checkpoint there is warm-started into an
+encoder-decoder (``warm_start``: BERT2BERT).
 """
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ import os
 from pathlib import Path
 
 from ..errors import RecalignError, nearest
+from ..model_files import check_model_dir
+from ..pretrained import PREFIX as PRETRAINED_PREFIX, is_pretrained_source, resolve_model
 from .tokenizer import load_tokenizer
+from .warm_start import needs_warm_start, resize_embeddings, warm_start
 
 # Sizes measured on 2 CPU cores (STACK.md): t5-tiny ≈ 2.2M params ≈ 50 ex/s at batch 32,
 # input 128 / target 32 tokens; t5-mini ≈ 11.5M ≈ 12 ex/s. t5-small-scratch is the
@@ -56,9 +62,8 @@ def build_model(preset_or_name: str, tokenizer, dropout: float = 0.1, encoder_po
         raise RecalignError(f"encoder_positions is for a preset built from scratch; {preset_or_name!r} is a "
                             "pretrained model with its own position scheme: set encoder_positions: 0",
                             field="encoder_positions")
-    model = _load_pretrained(preset_or_name)
-    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
-        model.resize_token_embeddings(len(tokenizer))
+    model = _load_pretrained(preset_or_name, tokenizer)
+    resize_embeddings(model, len(tokenizer))
     return model
 
 
@@ -96,6 +101,9 @@ def check_model_name(name: str) -> None:
     not exist or a misspelt preset; a preset, an existing directory or a Hub id passes."""
     if is_preset(name):
         return
+    if is_pretrained_source(name) or name.startswith(PRETRAINED_PREFIX):
+        resolve_model(name)        # the package that ships it is installed and its weights verified
+        return
     local = Path(name).expanduser()
     if not local.exists():
         if looks_like_path(name):
@@ -107,9 +115,12 @@ def check_model_name(name: str) -> None:
                 f"e.g. google/flan-t5-base; presets: {', '.join(sorted(PRESETS))})", field="model")
 
 
-def _load_pretrained(name: str):
+def _load_pretrained(name: str, tokenizer=None):
     check_model_name(name)
+    name = resolve_model(name)
     local = Path(name).expanduser()
+    if local.exists() and needs_warm_start(local):
+        return warm_start(local, tokenizer if tokenizer is not None else load_tokenizer(local))
     try:
         return _auto_class(local if local.exists() else None).from_pretrained(str(local) if local.exists() else name)
     except (OSError, ValueError) as e:
@@ -131,6 +142,7 @@ def load_checkpoint(path: str | Path):
         p = p / "model"
     if not (p / "config.json").is_file():
         raise RecalignError("no saved model here (config.json missing): train one with `recalign train`", path=p)
+    check_model_dir(p)   # a missing model.safetensors / tokenizer_config.json or a truncated file: one line
     tok = load_tokenizer(p)
     model = _auto_class(p).from_pretrained(str(p))
     model.eval()
@@ -144,6 +156,8 @@ def _auto_class(local: Path | None):
 
     from .positions import PositionedT5, n_positions
 
+    if local is not None:
+        check_model_dir(local, tokenizer=False)   # weights missing or truncated: one line, before loading
     if local is not None and (local / "config.json").is_file():
         if n_positions(json.loads((local / "config.json").read_text())) > 0:
             return PositionedT5

@@ -56,11 +56,21 @@ def train_tokenizer(texts: Iterable[str], out_dir: str | Path, vocab_size: int =
 
 
 def load_tokenizer(path: str | Path):
-    """Load a tokenizer saved by ``train_tokenizer`` or any ``save_pretrained`` directory / hub name."""
+    """Load a tokenizer saved by ``train_tokenizer`` or any ``save_pretrained`` directory / hub name.
+
+    A packaged pretrained source (``pretrained:all-MiniLM-L6-v2``) is resolved to its local
+    directory first; an encoder-only checkpoint's tokenizer (which ``build_model`` warm-starts
+    into an encoder-decoder) is given T5's conventions (``warm_start.seq2seq_tokenizer``).
+    """
     from transformers import AutoTokenizer
 
+    from ..pretrained import resolve_model
+    from .warm_start import needs_warm_start, seq2seq_tokenizer
+
+    path = resolve_model(str(path))
     try:
-        return AutoTokenizer.from_pretrained(str(path))
+        tok = AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError) as e:
         raise RecalignError(f"cannot load a tokenizer from {str(path)!r}: {e}. Offline, pass a local "
                             "directory that holds the tokenizer files (save_pretrained output).") from None
+    return seq2seq_tokenizer(tok) if needs_warm_start(path) else tok

@@ -165,12 +165,14 @@ def fit_lines(fit: dict | None) -> list[str]:
 def load_counter(tokenizer_path: str, item_tokens: list[str] = ()) -> TokenCounter:
     """The token counter of the tokenizer saved at ``tokenizer_path`` (a checkpoint's directory,
     ``RUN/tokenizer`` or a hub name), with the run's atomic item tokens added (one token each)."""
-    from transformers import AutoTokenizer  # lazy: heavy, and only a budgeted generate needs it
+    # lazy: heavy, and only a budgeted generate needs it; the loader training uses (a packaged
+    # ``pretrained:`` source resolved, an encoder-only checkpoint's tokenizer converted alike)
+    from ..t5_finetune.tokenizer import load_tokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(str(tokenizer_path))
-    except (OSError, ValueError) as e:
-        raise RecalignError(f"cannot load the source tokenizer {str(tokenizer_path)!r}: {str(e)[:200]}",
+        tok = load_tokenizer(tokenizer_path)
+    except RecalignError as e:
+        raise RecalignError(f"cannot load the source tokenizer {str(tokenizer_path)!r}: {e.message[:300]}",
                             field="source_tokenizer") from None
     if item_tokens:
         vocab = tok.get_vocab()
