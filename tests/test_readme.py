@@ -18,3 +18,19 @@ def test_every_verb_documented():
     for verb in ("run", "data info", "data prepare", "data convert-amazon", "generate", "templates validate",
                  "train", "evaluate", "baseline", "compare"):
         assert f"#### `recalign {verb}`" in text, verb
+
+
+def test_version_agrees_with_readme_and_the_installed_package():
+    """Issue 25: one version — recalign.__version__, the installed metadata, `--version`, README."""
+    import importlib.metadata
+    import re
+
+    from click.testing import CliRunner
+
+    from recalign import __version__
+    from recalign.cli import main
+
+    said = re.findall(r"`recalign, version ([0-9][^`]*)`", README.read_text(encoding="utf-8"))
+    assert said == [__version__], said
+    assert importlib.metadata.version("recalign") == __version__
+    assert CliRunner().invoke(main, ["--version"]).output.strip() == f"recalign, version {__version__}"
