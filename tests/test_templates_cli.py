@@ -63,3 +63,67 @@ def test_render_speaks_the_chosen_domain():
     assert "I have recently bought " in say("products").output
     bad = say("movi")
     assert bad.exit_code == 1 and "Did you mean 'movies'" in bad.output and "Traceback" not in bad.output
+
+
+def test_every_templates_command_knows_the_query_tasks(tmp_path):
+    """Issue 25: `templates list -t uh2i` answered "unknown task"; the query tasks' templates are listed,
+    shown (as a valid file), rendered and started like the seq2seq tasks'."""
+    ls = CliRunner().invoke(main, ["templates", "list", "-t", "uh2i"])
+    assert ls.exit_code == 0, ls.output
+    rows = [ln.split() for ln in ls.stdout.splitlines()]
+    assert len(rows) == 12 and {r[0] for r in rows} == {"uh2i"} and sum(r[2] == "unseen" for r in rows) == 4
+    everything = CliRunner().invoke(main, ["templates", "list"]).stdout
+    assert {ln.split()[0] for ln in everything.splitlines()} >= {"retrieval", "bpr", "uh2i", "uq2i", "fa2i"}
+    show = CliRunner().invoke(main, ["templates", "show", "fa2i"])
+    assert show.exit_code == 0 and "#   attributes   list[str]" in show.output, show.output[:2000]
+    d = tmp_path / "q"
+    d.mkdir()
+    (d / "fa2i.yaml").write_text(show.stdout.replace("id: fa2i-seen-01", "id: my-fa2i-01"))
+    v = CliRunner().invoke(main, ["templates", "validate", str(d)])
+    assert v.exit_code == 0 and "ok: 12 templates valid" in v.output, v.output
+    r = CliRunner().invoke(main, ["templates", "render", "uh2i", "--n", "1", "--template", "uh2i-seen-02"])
+    assert r.exit_code == 0 and "── uh2i-seen-02 (seen) user " in r.output and "oldest first:\n1. " in r.output, r.output
+    bad = CliRunner().invoke(main, ["templates", "list", "-t", "uh2"])
+    assert bad.exit_code == 1 and "Did you mean 'uh2i'" in bad.output
+
+
+def test_templates_is_repeatable_later_wins_and_each_override_is_said(tmp_path):
+    """Issue 25: --templates was taken once (the last silently won); now every directory stacks, in order."""
+    dirs = []
+    for name, words in (("a", "first"), ("b", "second")):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "retrieval.yaml").write_text("task: retrieval\ntemplates:\n  - id: retrieval-seen-01\n    split: seen\n"
+                                          f"    input: '{words}: {{{{ history | join(\", \") }}}}'\n"
+                                          "    target: '{{ target }}'\n")
+        dirs += ["--templates", str(d)]
+    (tmp_path / "b" / "mim.yaml").write_text("task: mim\ntemplates:\n  - id: my-mim\n    split: seen\n"
+                                             "    input: '{{ history | join(\", \") }}'\n    target: '{{ target }}'\n")
+    r = CliRunner().invoke(main, ["templates", "list", "-t", "retrieval", *dirs])
+    assert r.exit_code == 0, r.output
+    first = next(ln for ln in r.stdout.splitlines() if ln.split()[1] == "retrieval-seen-01")
+    assert "second: {{ history" in first and len(r.stdout.splitlines()) == 8      # 8 shipped, overridden by id
+    notes = r.stderr.splitlines()
+    assert len(notes) == 2, notes
+    assert notes[0].startswith(f"note: id 'retrieval-seen-01' (retrieval) from {tmp_path / 'a'} overrides ")
+    assert notes[0].endswith("recalign/tasks/templates")
+    assert notes[1] == f"note: id 'retrieval-seen-01' (retrieval) from {tmp_path / 'b'} overrides {tmp_path / 'a'}"
+    ok = CliRunner().invoke(main, ["templates", "validate", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert ok.exit_code == 0 and "ok: 3 templates valid" in ok.output, ok.output
+
+
+def test_new_writes_a_skeleton_that_validates_for_every_task(tmp_path):
+    """Issue 25: one new template, not a dump of all: `templates new TASK ID` for each of the 16 tasks."""
+    from recalign.tasks import all_task_names, load_templates
+
+    d = tmp_path / "mine"
+    for task in all_task_names():
+        r = CliRunner().invoke(main, ["templates", "new", task, f"my-{task}", "--dir", str(d)])
+        assert r.exit_code == 0 and f"template my-{task} (unseen)" in r.output, r.output
+        assert [t.id for t in load_templates(task, [d]) if t.path.startswith(str(d))] == [f"my-{task}"]
+    v = CliRunner().invoke(main, ["templates", "validate", str(d)])
+    assert v.exit_code == 0 and "ok: 16 templates valid" in v.output, v.output
+    again = CliRunner().invoke(main, ["templates", "new", "retrieval", "my-retrieval", "--dir", str(d)])
+    assert again.exit_code == 1 and "already exists" in again.output
+    seen = CliRunner().invoke(main, ["templates", "new", "retrieval", "my-seen", "--dir", str(d), "--split", "seen"])
+    assert seen.exit_code == 0 and [t.split for t in load_templates("retrieval", [d]) if t.id == "my-seen"] == ["seen"]
