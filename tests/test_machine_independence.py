@@ -203,7 +203,13 @@ def test_reloaded_model_scores_exactly_as_the_trained_one(tmp_path, capfd, posit
     model, tok = load_checkpoint(out)
     batch = tok(["A user watched Heat, Alien. What will they watch next?"], return_tensors="pt")
     labels = tok(text_target=["Fargo"], return_tensors="pt")["input_ids"]
-    trained = Keep.model.eval()
+    from accelerate.utils import extract_model_from_parallel
+
+    # the Trainer's model runs under its autocast wrapper (bf16 on a CPU with native bf16): compare
+    # the weights themselves, and the scores of the same weights in the same precision
+    trained = extract_model_from_parallel(Keep.model, keep_fp32_wrapper=False).eval()
+    mine, theirs = trained.state_dict(), model.state_dict()
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
     with torch.no_grad():
         a = trained(**batch, labels=labels).logits.float()
         b = model(**batch, labels=labels).logits.float()
