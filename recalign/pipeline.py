@@ -288,8 +288,10 @@ class Stages:
             save_config(self.cfg, self.run.run_config)
             self.config_saved = True
 
-    def refuse(self, name: str, output: Path, why: str) -> RecalignError:
-        return RecalignError(f"[{name}] {output} was {why}: use a new --run-dir, or delete {output} to redo "
+    def refuse(self, name: str, output: Path, why: str, also: Path | None = None) -> RecalignError:
+        """``also``: unfinished work (training's checkpoints) to delete with ``output``, named in the same line."""
+        gone = f"{output} and {also}" if also is not None else f"{output}"
+        return RecalignError(f"[{name}] {output} was {why}: use a new --run-dir, or delete {gone} to redo "
                              "this stage", path=self.run.root)
 
     def __call__(self, name: str, output: Path, fn: Callable[[], object], where: Path,
@@ -307,7 +309,10 @@ class Stages:
             else:
                 why = self.run.stage_state(name, inputs or {}, output)
             if why != "done":
-                raise self.refuse(name, output, why)
+                started = self.run.stage_marker(f"{name}.started")
+                stale = resumes is not None and resumes.exists() and self.run.stage_state(
+                    f"{name}.started", inputs or {}, started, check_output=False) != "done"
+                raise self.refuse(name, output, why, resumes if stale else None)   # both in one line
             self.echo(f"[{name}] already done → {where}")
             return
         if resumes is not None and resumes.exists():

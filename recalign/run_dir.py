@@ -218,6 +218,38 @@ class RunDir:
         except ValueError as e:
             raise RecalignError(f"unreadable manifest ({e})", path=self.manifest_path) from None
 
+    def check_text_current(self) -> None:
+        """Refuse (one line) when RUN/text was generated from another split than RUN/data holds now
+        (``recalign data prepare`` ran again since): whatever reads both would mix them."""
+        if not (self.has_split() and self.has_manifest()):
+            return
+        from .data.fingerprint import split_fingerprint   # lazy: reads the split
+
+        made, now = self.manifest().get("split_fingerprint"), split_fingerprint(self.data)
+        if made and made != now:
+            raise RecalignError(f"{self.text} was generated from another split than {self.data} holds now (split "
+                                f"fingerprint {made} → {now}: the data was prepared again since): run `recalign "
+                                "generate` again (then train), or use a new --run-dir", path=self.root)
+
+    def check_model_current(self, model_dir: str | Path | None = None) -> None:
+        """Refuse (one line) when RUN/model was trained from other text than RUN/text holds now
+        (``generate`` ran again since), as the train stage's marker records; a model without a
+        marker, or another directory's, is not checked."""
+        if model_dir is not None and Path(model_dir).resolve() != self.model.resolve():
+            return
+        marker = self.stage_marker("train")
+        if not (marker.is_file() and self.train_info.is_file() and self.has_manifest()):
+            return
+        try:
+            made = (json.loads(marker.read_text()).get("inputs") or {}).get("manifest")
+        except ValueError:
+            return
+        now = fingerprint(self.manifest_path.read_text(encoding="utf-8"))
+        if made and made != now:
+            raise RecalignError(f"{self.model} was trained from other text than {self.text} holds now (manifest "
+                                f"{made} → {now}: generate ran again since): train again (delete {self.model} and "
+                                f"{self.checkpoints}), or use a new --run-dir", path=self.root)
+
     def generated_tasks(self) -> list[str]:
         """The tasks the manifest lists (what training and evaluation may read), in order."""
         return list(self.manifest().get("tasks", []))

@@ -72,6 +72,7 @@ def ranking_task_candidates(run_dir: str | Path | RunDir, split: str = "test"
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if not run.has_manifest() or "ranking" not in run.generated_tasks():
         return None
+    run.check_text_current()     # candidate lists of another split than the one trained on: refused
     ds = load_task_data(run, "ranking", split)
     return {str(u): (list(c), str(t)) for u, c, t in zip(ds["user"], ds["candidates"], ds["target_item"])}
 

@@ -35,6 +35,7 @@ def baseline(model, run_dir, dataset, epochs, time_budget, config_file, override
     run = RunDir(run_dir)
     with run.lock("baseline"):
         run.ensure_split(dataset, echo=lambda m: click.echo(m, err=True))
+        run.check_text_current()              # the ranking task's candidates must be of this split
         if model == BIAS:
             r = run_bias_baseline(run_dir, name=name or "UserItemBias", candidates=candidates)
         else:

@@ -30,7 +30,7 @@ def train_embedder_cmd(run_dir, dataset, config_file, overrides, zero_shot, eval
     from ..embed.report import write_query_report
     from ..embed.evaluate import evaluate_embedder
     from ..embed.config import arm_configs
-    from ..embed.train import train_embedder
+    from ..embed.train import check_trained, train_embedder
 
     cfg = embed_config_from(read_yaml(config_file) if config_file else {}, overrides)
     arms = arm_configs(cfg)
@@ -38,7 +38,11 @@ def train_embedder_cmd(run_dir, dataset, config_file, overrides, zero_shot, eval
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
     with run.lock("train-embedder"):
         run.ensure_split(dataset, echo=echo)
-        if eval_only:
+        if eval_only:                         # the models as trained, before any query is generated
+            check_trained(run, cfg)
+            for acfg, arm_zero_shot in arms:
+                if not arm_zero_shot:
+                    check_trained(run, acfg, acfg.name)
             generate_queries(run.split(), run, cfg.tasks, cfg.query)
         else:
             train_embedder(run, cfg, log=echo)

@@ -31,7 +31,7 @@ from .data import load_queries, task_names
 from .items import item_text, query_text
 from .model import PRESETS, load_embedder, result_name
 from .retrieve import ItemIndex, autocast, encode
-from .train import arm_dir, instruction
+from .train import arm_dir, check_trained, instruction
 
 KS = (5, 10, 20)
 COVERAGE_KS = (5, 10)
@@ -96,6 +96,7 @@ def evaluate_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = No
         if zero_shot:
             model = str(arm_dir(run, arm) / "init") if cfg.model in PRESETS else cfg.model
         else:
+            check_trained(run, cfg, arm)      # not under another split or setting than it was trained with
             model = str(arm_dir(run, arm) / "model")
     if not name:
         name = (cfg.name + ("-zero-shot" if zero_shot else "")) if cfg.name else result_name(cfg.model, zero_shot)

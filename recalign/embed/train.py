@@ -31,6 +31,31 @@ def arm_dir(run: RunDir, arm: str | None = None) -> Path:
     return embed_dir(run) / "arms" / arm if arm else embed_dir(run)
 
 
+def check_trained(run: RunDir, cfg: EmbedConfig, arm: str | None = None) -> None:
+    """Refuse (one line) to evaluate ``arm_dir(run, arm)/model`` under another split or setting than it
+    was trained with (its ``train_info.json``): the split (``data prepare`` ran again since), the
+    instruction prefix, the encoder. A model without ``train_info.json`` is not checked."""
+    import json
+
+    from ..data.fingerprint import split_fingerprint
+
+    model = arm_dir(run, arm) / "model"
+    if not model.is_dir():
+        raise RecalignError("no trained embedder here: train it first (without --eval-only)", path=model)
+    info_path = model / "train_info.json"
+    try:
+        info = json.loads(info_path.read_text()) if info_path.is_file() else None
+    except ValueError:
+        raise RecalignError("unreadable train_info.json: train the embedder again", path=info_path) from None
+    if not info:
+        return
+    now = {"split_fingerprint": split_fingerprint(run.data), "instruction": cfg.instruction, "model": cfg.model}
+    diff = [f"{k}: {info[k]!r} → {v!r}" for k, v in now.items() if k in info and info[k] != v]
+    if diff:
+        raise RecalignError(f"trained under another split or setting ({'; '.join(diff)}): evaluating it here would "
+                            "mix the two; train again (without --eval-only), or use a new --run-dir", path=model)
+
+
 def instruction(task: str, cfg: EmbedConfig) -> str | None:
     return QUERY_TASKS.get(task).description if cfg.instruction else None
 
@@ -117,4 +142,4 @@ def train_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None,
     return info
 
 
-__all__ = ["train_embedder", "training_columns", "instruction", "arm_dir"]
+__all__ = ["train_embedder", "training_columns", "instruction", "arm_dir", "check_trained"]

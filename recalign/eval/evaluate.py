@@ -228,6 +228,9 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
             raise RecalignError(f"unknown template set {t!r}; use seen and/or unseen", field="templates")
     if beam < 1:
         raise RecalignError(f"beam must be at least 1, got {beam}", field="beam")
+    RunDir(run_dir).check_text_current()         # the split, the text and the model: made from one another
+    if model is None:
+        RunDir(run_dir).check_model_current(model_dir)
     by_template = template_tasks(run_dir, tasks, template_ids)   # checked before the model is loaded
     sp = load_split(run_dir)
     if model is None or tokenizer is None:

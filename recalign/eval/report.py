@@ -160,6 +160,24 @@ def check_same_split(results: list[dict]) -> None:
         raise RecalignError("refusing to compare results computed on different splits:\n" + "\n".join(lines))
 
 
+def check_current_split(results: list[dict]) -> None:
+    """Raise unless each result of a run directory with a prepared split was computed on that very
+    split (``recalign data prepare`` run again since leaves results of the old one behind)."""
+    from ..data.fingerprint import split_fingerprint   # lazy: reads the split
+
+    now: dict[Path, str | None] = {}
+    for r in results:
+        if not r.get("_path") or not r.get("split_fingerprint"):
+            continue
+        run = RunDir(Path(r["_path"]).parents[2])
+        if run.root not in now:
+            now[run.root] = split_fingerprint(run.data) if run.has_split() else None
+        if now[run.root] and now[run.root] != r["split_fingerprint"]:
+            raise RecalignError(f"{r['_path']} was computed on another split than {run.data} holds now (split "
+                                f"fingerprint {r['split_fingerprint']} → {now[run.root]}: the data was prepared "
+                                f"again since): evaluate it again, or remove {Path(r['_path']).parent}")
+
+
 def training_status(r: dict) -> str:
     """'' for a model that converged (or has no training info); otherwise a loud note."""
     t = r.get("training") or {}
@@ -515,6 +533,7 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
     run_dirs = [Path(p) for p in run_dirs]
     results = unique_names(load_results(run_dirs))
     check_same_split(results)
+    check_current_split(results)
     rows = expand_unseen(results)
     ev = gather(rows, reference, n_resamples=n_resamples, seed=seed, level=level)
     header, table = build_table(rows, ev)
