@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .atomic_io import write_json
+from .atomic_io import _WRITING, no_space, no_space_error, write_json
 from .data import Split, load_split, prepare
 from .errors import RecalignError
 
@@ -263,6 +263,8 @@ class RunDir:
             probe.write_text("")
             probe.unlink()
         except OSError as e:
+            if no_space(e):
+                raise no_space_error(self.root, e, directory=True) from None
             raise RecalignError(f"cannot write the run directory: {e.strerror or e}", path=self.root) from None
 
     @contextmanager
@@ -292,12 +294,23 @@ class RunDir:
                                     "another --run-dir", path=self.root) from None
             f.seek(0)
             f.truncate()
-            f.write(f"`recalign {command}` (pid {os.getpid()}, since {time.strftime('%H:%M:%S')})")
-            f.flush()
+            try:  # unbuffered: a full disk fails here, once, and leaves nothing for close() to flush
+                os.write(f.fileno(), f"`recalign {command}` (pid {os.getpid()}, since "
+                                     f"{time.strftime('%H:%M:%S')})".encode())
+            except OSError as e:
+                if no_space(e):
+                    raise no_space_error(self.lock_path, e) from None
+                raise
             self.clean_temp()
+            _WRITING.append(self.root)
             try:
                 yield self
+            except Exception as e:   # a library's write (checkpoint, arrow) that ran out of room: one line
+                if no_space(e):
+                    raise no_space_error(self.root, e, directory=True) from None
+                raise
             finally:
+                _WRITING.remove(self.root)
                 f.seek(0)
                 f.truncate()
                 f.flush()

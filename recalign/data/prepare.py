@@ -32,7 +32,22 @@ INTER_FIELDS = [("user_id", "token"), ("item_id", "token"), ("rating", "float"),
 TEXT_FIELDS = ("genres", "year", "brand", "categories", "price", "description")
 
 
+def check_saturated_users(split: Split, shown: int = 5) -> None:
+    """Refuse a split where a user has interacted with every item of the catalogue: no item is left
+    to recommend, to sample as a negative or to rank against (RecBole's Pop crashed on one only
+    after training). One line with how many users, the first few ids and the catalogue size."""
+    seqs = split.sequences
+    catalogue = set(split.items) | {i for s in seqs.values() for i in s.items}
+    full = [u for u, s in seqs.items() if len(s.items) >= len(catalogue) and catalogue <= set(s.items)]
+    if full:
+        names = ", ".join(map(repr, full[:shown])) + (f" and {len(full) - shown} more" if len(full) > shown else "")
+        raise RecalignError(f"{len(full)} user(s) have interacted with every one of the {len(catalogue):,} items "
+                            f"({names}): nothing is left to recommend to them or to sample as a negative; remove "
+                            "them from the .inter file, or use a larger catalogue", field="dataset")
+
+
 def write_split(split: Split, data_dir: str | Path, source: dict | None = None) -> Path:
+    check_saturated_users(split)   # before any file is written, so before any model trains
     d = Path(data_dir)
     name = split.dataset.name
     d.mkdir(parents=True, exist_ok=True)
