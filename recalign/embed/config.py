@@ -7,6 +7,8 @@ config; ``configs/embed-*.yaml``), loaded with ``recalign.config.from_dict``.
 """
 from __future__ import annotations
 
+from typing import Union
+
 from dataclasses import dataclass, field
 
 from ..errors import RecalignError
@@ -46,10 +48,13 @@ class EmbedConfig:
         "help": "More embedders trained and evaluated in the same run and table: each a mapping with a `name` "
                 "and any EmbedConfig keys that differ from this section (not tasks/query/arms: the query data is "
                 "shared); `zero_shot: true` evaluates its starting model only. Models: RUN/embed/arms/<name>/."})
-    bf16: bool = field(default=False, metadata={
-        "help": "bfloat16 autocast for training and encoding (CPUs with AVX512-BF16 or a GPU: ~2x encoding)."})
+    bf16: Union[bool, str] = field(default=False, metadata={
+        "help": "bfloat16 autocast for training and encoding (CPUs with AVX512-BF16 or a GPU: ~2x encoding); "
+                "auto = where the hardware has native bf16 (recalign.t5_finetune.precision), else fp32."})
 
     def __post_init__(self) -> None:
+        if self.bf16 not in ("auto", True, False):
+            raise RecalignError(f'bf16 must be "auto", true or false, got {self.bf16!r}', field="bf16")
         if not self.temperature > 0:
             raise RecalignError(f"must be > 0, got {self.temperature}", field="temperature")
         if self.batch_size < 1 or self.max_seq_length < 8:

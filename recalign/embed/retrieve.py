@@ -50,7 +50,9 @@ def autocast(bf16: bool):
     """bfloat16 autocast on the device the embedder runs on (a no-op context when off)."""
     import contextlib
 
-    if not bf16:
+    from ..t5_finetune.precision import use_bf16
+
+    if not use_bf16(bf16):
         return contextlib.nullcontext()
     import torch
 

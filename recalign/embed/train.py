@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
+from ..t5_finetune.precision import use_bf16
 from ..atomic_io import atomic_path, write_json
 from ..errors import RecalignError
 from ..run_dir import RunDir
@@ -114,12 +117,17 @@ def train_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None,
     train_ds = datasets.Dataset.from_dict(cols)
     loss = HardNegativeLoss(model, cfg.temperature, cfg.in_batch_negatives)
     out = arm_dir(run, arm) / "model"
-    with atomic_path(arm_dir(run, arm) / "trainer_tmp", directory=True) as tmp:
+    shutil.rmtree(arm_dir(run, arm) / "trainer_tmp", ignore_errors=True)   # left empty by earlier versions
+    arm_dir(run, arm).mkdir(parents=True, exist_ok=True)
+    # the trainer's scratch directory (it saves nothing: save_strategy "no") is removed when training
+    # ends; a killed run's ".trainer.*.tmp" is removed by the next command that locks RUN (clean_temp)
+    with tempfile.TemporaryDirectory(prefix=".trainer.", suffix=".tmp", dir=arm_dir(run, arm)) as tmp:
         args = SentenceTransformerTrainingArguments(
             output_dir=str(tmp), per_device_train_batch_size=cfg.batch_size, max_steps=cfg.max_steps,
             num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_ratio,
             seed=cfg.seed, data_seed=cfg.seed, report_to="none", save_strategy="no", logging_steps=10,
-            disable_tqdm=True, dataloader_drop_last=False, use_cpu=not torch.cuda.is_available(), bf16=cfg.bf16)
+            disable_tqdm=True, dataloader_drop_last=False, use_cpu=not torch.cuda.is_available(),
+            bf16=use_bf16(cfg.bf16))
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_ds, loss=loss)
         t1 = time.perf_counter()
         res = trainer.train()

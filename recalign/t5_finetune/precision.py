@@ -125,6 +125,11 @@ def emulation_cost(seconds: float = 0.4) -> float:
     return rate(False) / max(rate(True), 1e-9)
 
 
+def use_bf16(setting) -> bool:
+    """``true``/``false`` as given; ``"auto"`` by :func:`resolve` (the embedder's switch)."""
+    return resolve(setting).bf16 if setting == "auto" else bool(setting)
+
+
 def resolve(setting) -> Precision:
     """:func:`decide` on this machine; an emulated ``true`` gets its measured cost in the warning."""
     import torch
