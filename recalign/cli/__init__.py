@@ -44,6 +44,14 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except RecalignError as e:
             raise click.ClickException(str(e)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:  # a full disk where a library writes (checkpoints, arrow, torch.save): one line
+            from ..atomic_io import no_space, no_space_error
+
+            if not no_space(e):
+                raise
+            raise click.ClickException(str(no_space_error(None, e))) from None
 
 
 @click.group(context_settings=CONTEXT, cls=LazyGroup, lazy_subcommands=VERBS)

@@ -125,6 +125,9 @@ def _evaluate(run: RunDir, cfg: EmbedConfig, model: str, name: str, zero_shot: b
                 result["retrieval" if key == "seen" else "retrieval_unseen"] = m.pop("_retrieval")
             query[task][key] = m
         s = query[task]["seen"]
+        if not s.get("queries"):   # not "hit@10 0.0000": there was nothing to score
+            log(f"  {task:5s} seen no queries")
+            continue
         log(f"  {task:5s} seen hit@10 {s.get('hit@10', 0):.4f} ndcg@10 {s.get('ndcg@10', 0):.4f}"
             + (f" coverage@10 {s['coverage@10']:.3f}" if "coverage@10" in s else ""))
     result["query"] = query

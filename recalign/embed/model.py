@@ -16,6 +16,7 @@ from typing import Iterable
 
 from ..atomic_io import atomic_path
 from ..errors import RecalignError
+from ..model_files import check_embedder_dir
 from ..pretrained import is_pretrained_source, resolve_model
 from ..t5_finetune.tokenizer import train_tokenizer
 
@@ -71,6 +72,7 @@ def load_embedder(name_or_path: str | Path, max_seq_length: int = 96, seed: int 
 
     name_or_path = resolve_model(str(name_or_path))   # pretrained:all-MiniLM-L6-v2 / minilm → its verified dir
     p = Path(name_or_path)
+    check_embedder_dir(p)   # a missing model.safetensors / tokenizer_config.json or a truncated file: one line
     if (p / "modules.json").is_file():
         return SentenceTransformer(str(p), device="cpu" if not torch.cuda.is_available() else None)
     name = str(name_or_path)
