@@ -35,6 +35,9 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_subcommands and cmd_name not in self.commands:
+            from ..progress import quiet_when_redirected
+
+            quiet_when_redirected()   # before the verb imports datasets/transformers: a log file gets plain lines
             module, attr = self.lazy_subcommands[cmd_name].split(":")
             self.add_command(getattr(importlib.import_module(f"{__package__}.{module}"), attr), cmd_name)
         return super().get_command(ctx, cmd_name)

@@ -187,11 +187,39 @@ def training_status(r: dict) -> str:
     ep = t.get("epochs")
     if by in ("closed_form", "no_training"):
         return by.replace("_", " ")
+    if t.get("below_config"):
+        return below_config_status(t)
     if t.get("converged"):
         return f"converged (best epoch {t.get('best_epoch')}, {ep} run)"
     if t.get("steps") is not None:
         return f"NOT CONVERGED: stopped by {by or 'budget'} after {t['steps']} steps"
     return f"NOT CONVERGED: cut short by {by or 'budget'} after {ep} epoch(s)"
+
+
+def below_config_status(t: dict) -> str:
+    """The label of a run its time cap stopped before its configured steps.
+
+    >>> below_config_status({"steps": 243, "max_steps": 3000})
+    'stopped at 243 of 3,000 steps — below the configured run'
+    """
+    return f"stopped at {t['steps']:,} of {t['max_steps']:,} steps — below the configured run"
+
+
+def mark_below_config(results: list[dict]) -> list[str]:
+    """Rename every result whose training the time cap stopped before its configured steps
+    (``<model> [stopped at N of M steps]``), so its row is never read as the configured model's,
+    and return one loud line for each (report.md and the console print them above the table)."""
+    lines = []
+    for r in results:
+        t = r.get("training") or {}
+        if t.get("below_config") and "[stopped at" not in r["model"]:
+            old = r["model"]
+            r["model"] = f"{old} [stopped at {t['steps']:,} of {t['max_steps']:,} steps]"
+            cpu = f" on {t['cpu']}" if t.get("cpu") else ""
+            lines.append(f"**WARNING: {old} {below_config_status(t)}**: the time cap ended training after "
+                         f"{t.get('wall_time_s') or '?'} s{cpu}; its numbers are not the configured run's "
+                         "(README: what a slower machine costs). Raise train.time_budget_minutes to finish it.")
+    return lines
 
 
 TASK_KEYS = ("retrieval", "ranking", "rating")
@@ -534,10 +562,12 @@ def compare(run_dirs, out_dir: str | Path | None = None, wandb: bool = False, *,
     results = unique_names(load_results(run_dirs))
     check_same_split(results)
     check_current_split(results)
+    warnings = mark_below_config(results)
     rows = expand_unseen(results)
     ev = gather(rows, reference, n_resamples=n_resamples, seed=seed, level=level)
     header, table = build_table(rows, ev)
-    md = _preamble(results, ev) + "\n\n" + markdown_table(header, table, ev.references) + "\n"
+    md = _preamble(results, ev) + "\n\n" + "".join(w + "\n\n" for w in warnings)
+    md += markdown_table(header, table, ev.references) + "\n"
     windows = input_windows(results)
     if any(w is not None for w in windows.values()):
         md += "\n" + window_line(windows) + "\n"
