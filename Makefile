@@ -18,7 +18,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test bench mutation clean embed
+.PHONY: install run smoke test bench mutation clean embed
 
 install: $(STAMP)
 
@@ -33,6 +33,14 @@ $(STAMP): setup.cfg constraints.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/recalign run --config $(CONFIG) --run-dir $(RUN_DIR)
+
+# Checking an install: every stage of `make run` (prepare, generate, train, evaluate, baselines, compare)
+# at toy size — 20 training steps, no time budget, 50 test users, baselines one epoch — in about a
+# minute on 2 CPU cores (README "Quickstart"). Starts afresh each time (runs/smoke is removed first).
+SMOKE_DIR ?= runs/smoke
+smoke: $(STAMP)
+	rm -rf $(SMOKE_DIR)
+	$(BIN)/recalign run --config configs/smoke.yaml --run-dir $(SMOKE_DIR)
 
 # The embedder (issue 12), a second job beside `make run`: the ten query tasks, a bi-encoder,
 # zero-shot and fine-tuned rows; UH2I lands in RUN/results beside the T5 and the baselines.

@@ -1,6 +1,7 @@
-"""The README's CLI reference, generated from ``--help`` (a test keeps them in sync).
+"""The CLI reference (docs/cli.md), generated from ``--help`` (a test keeps them in sync).
 
-Regenerate with ``python -m recalign.cli.reference --write README.md``.
+Regenerate with ``python -m recalign.cli.reference --write`` (docs/cli.md; ``--write PATH`` for another
+file holding the markers).
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import click
 
 BEGIN, END = "<!-- cli-reference:begin -->", "<!-- cli-reference:end -->"
+# The file that holds the reference: docs/cli.md of the source tree (README links to it).
+REFERENCE_FILE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def _walk(cmd: click.Command, path: list[str]):
@@ -38,13 +41,13 @@ def cli_reference() -> str:
 def splice(readme: str, reference: str) -> str:
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
     if not pattern.search(readme):
-        raise ValueError(f"README lacks the markers {BEGIN} … {END}")
+        raise ValueError(f"the file lacks the markers {BEGIN} … {END}")
     return pattern.sub(lambda _: f"{BEGIN}\n{reference}\n{END}", readme)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    if len(sys.argv) == 3 and sys.argv[1] == "--write":
-        p = Path(sys.argv[2])
+    if len(sys.argv) in (2, 3) and sys.argv[1] == "--write":
+        p = Path(sys.argv[2]) if len(sys.argv) == 3 else REFERENCE_FILE
         p.write_text(splice(p.read_text(encoding="utf-8"), cli_reference()), encoding="utf-8")
     else:
         print(cli_reference())
