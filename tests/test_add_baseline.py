@@ -1,4 +1,4 @@
-"""The "add a baseline" recipe (README: Architecture): one entry in ``baselines/table.py`` — here
+"""The "add a baseline" recipe (docs/architecture.md): one entry in ``baselines/table.py`` — here
 RecBole's ItemKNN, added at run time with ``table.add_model`` — and the model runs on the
 run's Split, is scored by recalign's metrics and appears in the comparison table."""
 from __future__ import annotations

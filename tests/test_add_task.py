@@ -1,4 +1,4 @@
-"""The "add a task" recipe (README, architecture): one module (here: this file's module-level
+"""The "add a task" recipe (docs/architecture.md): one module (here: this file's module-level
 Example record, builder and evaluator), one template file, one registry line — and the task
 goes through generate → train → evaluate → compare without touching any of them."""
 from __future__ import annotations
