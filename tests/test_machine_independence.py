@@ -106,7 +106,7 @@ def test_a_run_stopped_by_the_cap_is_labelled_and_renamed():
     full = {"model": "recalign-t5-b", "training": {"steps": 3000, "max_steps": 3000, "below_config": False,
                                                    "stopped_by": "max_steps"}}
     assert training_status(below) == "stopped at 243 of 3,000 steps — below the configured run"
-    assert "stopped at" not in training_status(full)
+    assert training_status(full) == "trained its configured 3,000 steps (not to convergence)"
     lines = mark_below_config([below, full])
     assert below["model"] == "recalign-t5 [stopped at 243 of 3,000 steps]" and full["model"] == "recalign-t5-b"
     assert len(lines) == 1 and "below the configured run" in lines[0] and "AVX2" in lines[0]

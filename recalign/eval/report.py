@@ -191,6 +191,8 @@ def training_status(r: dict) -> str:
         return below_config_status(t)
     if t.get("converged"):
         return f"converged (best epoch {t.get('best_epoch')}, {ep} run)"
+    if by == "max_steps" and t.get("steps") and t.get("max_steps") and t["steps"] >= t["max_steps"] > 0:
+        return f"trained its configured {t['max_steps']:,} steps (not to convergence)"
     if t.get("steps") is not None:
         return f"NOT CONVERGED: stopped by {by or 'budget'} after {t['steps']} steps"
     return f"NOT CONVERGED: cut short by {by or 'budget'} after {ep} epoch(s)"
