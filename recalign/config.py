@@ -193,8 +193,9 @@ def from_dict(cls: type[T], data: dict | None, overrides=(), where: str = "") ->
     except RecalignError as e:                      # a section's own check: name the field as written
         if not where or e.path is not None or (e.field or "").startswith(where):
             raise
-        raise RecalignError(e.message, line=e.line,
-                            field=f"{where}{e.field}" if e.field else where.rstrip(".")) from None
+        own = where.rstrip(".").split(".")[-1] + "."   # a section that names itself (query.writer in embed.query.)
+        f = e.field[len(own):] if e.field and e.field.startswith(own) else e.field
+        raise RecalignError(e.message, line=e.line, field=f"{where}{f}" if f else where.rstrip(".")) from None
 
 
 def _example(cls) -> str | None:

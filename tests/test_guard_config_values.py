@@ -34,7 +34,7 @@ from recalign.pipeline import embed_config_from, load_run_config
     ("embed.threads=-1", "embed.threads", "expected an integer >= 0"),
     ("embed.vocab_size=10", "embed.vocab_size", "expected an integer >= 359"),
     ("embed.max_steps=0", "embed.max_steps", "got 0"),
-    ("embed.query.writer=local:/nonexistent", "embed.query.writer", "'/nonexistent' is not one"),
+    ("embed.query.writer=local:/nonexistent", "embed.query.writer", "no model directory '/nonexistent'"),
     ("generate.train_per_user={ranking: yes}", "generate.train_per_user.ranking", "a YAML boolean"),
 ])
 def test_bad_value_is_one_line_naming_the_field(override, field, expected):

@@ -257,6 +257,10 @@ def test_hub_model_fails_before_deepspeed_is_set_up(tmp_path, monkeypatch):
     from recalign.t5_finetune.testing import make_run, tiny_config
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # single_process_env() sets these in os.environ for a DeepSpeed run: keep them out of later tests
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "TORCH_EXTENSIONS_DIR"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setattr(tr, "single_process_env", lambda: [])
     called = []
     monkeypatch.setattr(tr, "training_arguments", lambda *a, **k: called.append(1))
     run = make_run(tmp_path / "run", n_train=8, n_valid=2)

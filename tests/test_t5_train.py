@@ -35,7 +35,7 @@ def test_train_writes_run_directory(trained):
     assert out == run / "model"
     info = json.loads((out / "recalign_train.json").read_text())
     assert (info["global_step"], info["max_steps"], info["completed"], info["stopped_by_budget"]) == (6, 6, True, False)
-    assert info["precision"] == "fp32" and info["train_examples"] == 96
+    assert info["precision"] == "fp32" and info["train_examples"] == 6 * 8      # what 6 steps of 8 consume
     assert info["eval_examples"] == {"retrieval": 8, "rating": 8}
     assert info["best_model_checkpoint"] in ("checkpoint-3", "checkpoint-6")
     assert 2_000 < info["num_parameters"] < 3_000_000

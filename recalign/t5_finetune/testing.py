@@ -71,6 +71,7 @@ def tiny_config(**kw) -> TrainConfig:
     base = {"model": "t5-tiny", "vocab_size": 600, "max_steps": 6, "per_device_train_batch_size": 8,
             "per_device_eval_batch_size": 16, "learning_rate": 3e-3, "warmup_steps": 1, "eval_steps": 3,
             "save_steps": 3, "logging_steps": 1, "max_source_length": 64, "max_target_length": 16,
-            "eval_max_examples": 8, "mixture": {"tasks": ["retrieval", "rating"]}}
+            "eval_max_examples": 8, "mixture": {"tasks": ["retrieval", "rating"]},
+            "bf16": False}   # fp32 on any machine: the tests compare losses across save/load
     base.update(kw)
     return from_dict(TrainConfig, base)
