@@ -118,8 +118,8 @@ def test_item_positions_count_items_not_words_and_survive_a_reload(tmp_path):
     assert torch.allclose(x[0, 3] - plain[0, 3], emb.positions.weight[0])   # the newest item: position 0
     from recalign.t5_finetune.tokenizer import train_tokenizer
 
-    model.save_pretrained(tmp_path / "m")
     train_tokenizer(["a user watched heat and alien then fargo"] * 20, tmp_path / "m", vocab_size=400)  # a model dir has one
+    model.save_pretrained(tmp_path / "m")
     again = load_checkpoint(tmp_path / "m")[0]
     assert again.encoder.embed_tokens.items == (20, 30)
     assert torch.allclose(_logits(model, a), _logits(again, a), atol=1e-6)
