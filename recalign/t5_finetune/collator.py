@@ -8,6 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def encode_pairs(tokenizer, inputs: list[str], targets: list[str], max_source_length: int,
+                 max_target_length: int) -> dict:
+    """Inputs and targets → ``input_ids``, ``attention_mask``, ``labels`` (truncated, unpadded) and
+    ``length`` (input tokens): the one tokenization of training text, eager (``data.tokenize``) or
+    batch by batch (``Seq2SeqCollator``)."""
+    x = tokenizer(inputs, max_length=max_source_length, truncation=True)
+    y = tokenizer(text_target=targets, max_length=max_target_length, truncation=True)
+    return {"input_ids": x["input_ids"], "attention_mask": x["attention_mask"], "labels": y["input_ids"],
+            "length": [len(i) for i in x["input_ids"]]}
+
+
 @dataclass
 class Seq2SeqCollator:
     """``DataCollatorForSeq2Seq`` that also drops the ``length`` column used for grouping.
@@ -38,12 +49,11 @@ class Seq2SeqCollator:
         if self.max_lengths is None:
             raise ValueError("Seq2SeqCollator got text features but no max_lengths to tokenize them")
         src, tgt = self.max_lengths
-        x = self.tokenizer([f["input"] for f in features], max_length=src, truncation=True)
-        y = self.tokenizer(text_target=[f["target"] for f in features], max_length=tgt, truncation=True)
+        enc = encode_pairs(self.tokenizer, [f["input"] for f in features], [f["target"] for f in features], src, tgt)
         self.tokenized_examples += len(features)
-        self.truncated_sources += sum(1 for ids in x["input_ids"] if len(ids) >= src)
+        self.truncated_sources += sum(1 for n in enc["length"] if n >= src)
         return [{"input_ids": i, "attention_mask": a, "labels": t}
-                for i, a, t in zip(x["input_ids"], x["attention_mask"], y["input_ids"])]
+                for i, a, t in zip(enc["input_ids"], enc["attention_mask"], enc["labels"])]
 
     def __call__(self, features: list[dict]) -> dict:
         if features and "input_ids" not in features[0] and "input" in features[0]:

@@ -109,11 +109,10 @@ def tokenizer_texts(run_dir: str | Path, train_ds) -> Iterator[str]:
 def tokenize(ds, tokenizer, max_source_length: int, max_target_length: int, num_proc: int | None = None):
     """Tokenize ``input``/``target`` (truncated, unpadded) into the model columns only."""
 
+    from .collator import encode_pairs
+
     def enc(batch):
-        x = tokenizer(batch["input"], max_length=max_source_length, truncation=True)
-        y = tokenizer(text_target=batch["target"], max_length=max_target_length, truncation=True)
-        return {"input_ids": x["input_ids"], "attention_mask": x["attention_mask"],
-                "labels": y["input_ids"], "length": [len(i) for i in x["input_ids"]]}
+        return encode_pairs(tokenizer, batch["input"], batch["target"], max_source_length, max_target_length)
 
     drop = [c for c in ds.column_names if c not in MODEL_COLUMNS]
     return ds.map(enc, batched=True, batch_size=1000, remove_columns=drop, keep_in_memory=True,

@@ -99,7 +99,7 @@ def mix(data: dict[str, datasets.Dataset], cfg: MixtureConfig, seed: int = 0,
         total = min(full, int(max_total))
     counts = mixture_counts(sizes, cfg, total)
     rng = np.random.default_rng(seed)
-    parts, first = [], None
+    parts = []
     for t in cfg.tasks:
         n, k = len(data[t]), counts[t]
         if k == 0:
@@ -110,13 +110,8 @@ def mix(data: dict[str, datasets.Dataset], cfg: MixtureConfig, seed: int = 0,
         idx = np.concatenate([np.tile(np.arange(n), reps), np.sort(rng.choice(n, size=rest, replace=False))])
         ds = data[t] if data[t]._indices is None else data[t].flatten_indices()
         parts.append(ds.data.table.take(pa.array(idx, type=pa.int64())))
-        first = first or ds
     if not parts:
         raise RecalignError("the mixture is empty")
-    try:
-        table = pa.concat_tables(parts, promote_options="default")
-    except (pa.ArrowInvalid, TypeError):
-        mixed = datasets.concatenate_datasets([datasets.Dataset(InMemoryTable(p)) for p in parts])
-        table = mixed.data.table
+    table = pa.concat_tables(parts, promote_options="default")
     table = table.take(pa.array(rng.permutation(len(table)), type=pa.int64())).combine_chunks()
     return datasets.Dataset(InMemoryTable(table), fingerprint=generate_random_fingerprint())

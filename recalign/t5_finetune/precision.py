@@ -13,6 +13,7 @@ True
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import time
@@ -74,6 +75,7 @@ class Precision:
     bf16: bool
     reason: str               # one line: what was chosen and why
     warning: str | None = None
+    cpu: str | None = None    # CpuInfo.describe() when training on the CPU
 
 
 def decide(setting, *, cuda: bool, cuda_bf16: bool, cpu: CpuInfo | None) -> Precision:
@@ -87,7 +89,7 @@ def decide(setting, *, cuda: bool, cuda_bf16: bool, cpu: CpuInfo | None) -> Prec
     'bf16 (auto: CUDA device with bf16)'
     """
     if setting is False:
-        return Precision(False, "fp32 (bf16: false)")
+        return Precision(False, "fp32 (bf16: false)", cpu=None if cuda or cpu is None else cpu.describe())
     if cuda:
         if setting == "auto":
             return Precision(bool(cuda_bf16), "bf16 (auto: CUDA device with bf16)" if cuda_bf16
@@ -96,10 +98,10 @@ def decide(setting, *, cuda: bool, cuda_bf16: bool, cpu: CpuInfo | None) -> Prec
     where = cpu.describe() if cpu else "CPU"
     native = bool(cpu and cpu.native_bf16)
     if setting == "auto":
-        return Precision(native, f"{'bf16' if native else 'fp32'} (auto: {where})")
+        return Precision(native, f"{'bf16' if native else 'fp32'} (auto: {where})", cpu=where)
     if native:
-        return Precision(True, f"bf16 (bf16: true; {where})")
-    return Precision(True, f"bf16 (bf16: true; {where})",
+        return Precision(True, f"bf16 (bf16: true; {where})", cpu=where)
+    return Precision(True, f"bf16 (bf16: true; {where})", cpu=where,
                      warning=f"bf16: true on a CPU without native bf16 ({where}): autocast is emulated; "
                              "bf16: auto would train in fp32")
 
@@ -142,5 +144,5 @@ def resolve(setting) -> Precision:
             cost = f"emulated ({emulation_cost():.1f}x slower than fp32 in a quick probe here)"
         except Exception:                         # pragma: no cover - the probe is best effort
             cost = "emulated"
-        p = Precision(p.bf16, p.reason, p.warning.replace("emulated", cost, 1))
+        p = dataclasses.replace(p, warning=p.warning.replace("emulated", cost, 1))
     return p

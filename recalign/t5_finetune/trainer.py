@@ -232,12 +232,6 @@ def _bf16(setting) -> bool:
     return resolve_precision(setting).bf16
 
 
-def _cpu_line() -> str:
-    from .precision import probe_cpu
-
-    return probe_cpu().describe()
-
-
 def _load_finished(trainer: RecalignTrainer, ckpt: Path):
     """The state and weights of a complete checkpoint (the best one's weights with
     ``load_best_model_at_end``), as ``trainer.train`` would leave them, without a step."""
@@ -286,9 +280,8 @@ def training_arguments(cfg: TrainConfig, run: Path, has_eval: bool, **extra):
         raise RecalignError(msg[:300] + ("…" if len(msg) > 300 else ""), field="trainer") from None
 
 
-def _tokenizer(cfg: TrainConfig, run: Path, train_raw):
-    if not is_preset(cfg.model):
-        return load_tokenizer(cfg.model)
+def _preset_tokenizer(cfg: TrainConfig, run: Path, train_raw):
+    """A preset's tokenizer: the run's own (resume), else one trained on the run's text."""
     tok_dir = RunDir(run).tokenizer
     if (tok_dir / "tokenizer_config.json").is_file():      # resume: the same tokenizer
         return load_tokenizer(tok_dir)
@@ -359,7 +352,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
     with args.main_process_first(desc="tokenizer"):
         if args.process_index == 0:
             save_config(cfg, run / "train_config.yaml")
-        tokenizer = tokenizer or _tokenizer(cfg, run, train_raw)
+        tokenizer = tokenizer or _preset_tokenizer(cfg, run, train_raw)
     items = add_item_tokens(tokenizer, run)  # atomic item ids: one added token per item (or None)
     train_ds = text_for_training(train_raw)  # tokenized batch by batch by the collator
     eval_ds = {t: tokenize(d, tokenizer, cfg.max_source_length, cfg.max_target_length) for t, d in eval_raw.items()}
@@ -437,7 +430,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, callbacks=(), evaluate_fn: Eval
             "examples_tokenized": collator.tokenized_examples,
             "num_parameters": sum(p.numel() for p in model.parameters()),
             "precision": "bf16" if args.bf16 else "fp32", "precision_reason": precision.reason,
-            "cpu": None if _cuda() else _cpu_line(), "deepspeed": cfg.deepspeed,
+            "cpu": precision.cpu, "deepspeed": cfg.deepspeed,
             # training seconds over every leg (a resumed run continues its checkpoint's clock);
             # learning-curve evaluation is not counted
             "train_runtime_s": round(clock.elapsed(), 3),
