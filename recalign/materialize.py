@@ -41,6 +41,7 @@ from .run_dir import RunDir, fingerprint
 from .tasks import TASKS, GenerateConfig, Meta, load_templates
 from .tasks.fit import SourceFit, load_counter
 from .tasks.items import ItemRule, ItemWriter
+from .tasks.layout import HISTORY_PLACEHOLDER, join_decoder
 from .tasks.sampling import cap_rows, task_rng
 
 TEXT_SPLITS = ("train", "valid", "test", "valid_unseen", "test_unseen")
@@ -153,17 +154,28 @@ def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Tem
     temps = split_templates(templates, task)
     post = ItemRule.from_config(cfg).post_render()
     users = list(users) if users is not None else None
+    in_decoder = task in (getattr(cfg, "decoder_history", None) or ())
     out = {}
+
+    def rendered(rows, temps_, rnd, fit) -> dict[str, list]:
+        if not in_decoder:
+            return render_rows(rows, temps_, task, rnd, fit, post)
+        # the instruction in the encoder (history written [history]), the items in the decoder (tasks/layout.py)
+        cols = render_rows([(dataclasses.replace(ex, history=[HISTORY_PLACEHOLDER]), m) for ex, m in rows],
+                           temps_, task, rnd, fit, post)
+        cols["input"] = [join_decoder(x, ex.history) for x, (ex, _) in zip(cols["input"], rows)]
+        return cols
+
     for which in ("train", "valid", "test"):
         rows = t.build(split, which, cfg, users=users)
         if which == "train":
             rows = cap_rows(rows, cfg.max_train_examples.get(task), task_rng(cfg.seed, task, which, "cap"))
         meta = meta_columns(rows)
-        out[which] = to_dataset({**meta, **render_rows(rows, temps["seen"], task,
-                                                       task_rng(cfg.seed, task, which, "seen"), fits[which], post)})
+        out[which] = to_dataset({**meta, **rendered(rows, temps["seen"], task_rng(cfg.seed, task, which, "seen"),
+                                                    fits[which])})
         if which != "train":
-            out[f"{which}_unseen"] = to_dataset({**meta, **render_rows(
-                rows, temps["unseen"], task, task_rng(cfg.seed, task, which, "unseen"), fits[f"{which}_unseen"], post)})
+            out[f"{which}_unseen"] = to_dataset({**meta, **rendered(
+                rows, temps["unseen"], task_rng(cfg.seed, task, which, "unseen"), fits[f"{which}_unseen"])})
     if fitted is not None:
         fitted.update({s: f.stats() for s, f in fits.items() if f is not None})
     return out

@@ -35,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..progress import bars
+from ..tasks.layout import refuse_prefix
 from .trie import Exclusion, TitleTrie
 
 DEFAULT_BEAM = 20
@@ -68,6 +69,7 @@ def constrained_beam_search(model, tokenizer, inputs: Sequence[str], trie: Title
     an excluded one, each item once. Inputs are batched (sorted by length to limit padding);
     the output keeps the input order.
     """
+    refuse_prefix(inputs, "trie-constrained beam search")
     n = len(inputs)
     if exclusions is None:
         exclusions = [None] * n

@@ -3,7 +3,8 @@
 When the run's target is an atomic item token (``item_target: id``, ``item_ids: atomic``,
 see ``tasks.items``) an item is one vocabulary token, so the model's first decoding step
 already holds a score for every item: the encoder runs once per user, the decoder runs one
-step from the start token, and ``log_softmax`` over the item tokens' logits (only those: the
+step from the start token (after the forced history when the input has a decoder prefix,
+``tasks/layout.py``), and ``log_softmax`` over the item tokens' logits (only those: the
 catalogue is the event space) ranks the whole catalogue exactly. The user's masking set is set
 to ``-inf`` before sorting; ties keep catalogue order. No beam, no trie: the ranking is what
 the model assigns, not what a search found.
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..progress import bars
 from ..errors import RecalignError
+from ..tasks.layout import prefix_token_ids, split_inputs
 
 
 def atomic_token_ids(item_texts: Mapping[str, str], tokenizer) -> tuple[list[str], list[int]]:
@@ -32,6 +34,25 @@ def atomic_token_ids(item_texts: Mapping[str, str], tokenizer) -> tuple[list[str
         raise RecalignError(f"{len(bad)} item tokens are not in the model's vocabulary (e.g. {bad[0]!r}): "
                             "was the model trained on this run's atomic-ID text?", field="item_ids")
     return items, [int(t) for t in ids]
+
+
+def decoder_prefix(prefix_ids: Sequence[Sequence[int]], start: int, pad: int, device) -> tuple:
+    """``(decoder_input_ids, last)``: per row the start token then the prefix, right-padded (the decoder
+    is causal: padding after a row's last token changes nothing before it), and each row's last
+    position, whose logits score the next token.
+
+    >>> decoder_prefix([[7, 8], []], start=0, pad=0, device="cpu")
+    (tensor([[0, 7, 8],
+            [0, 0, 0]]), tensor([2, 0]))
+    """
+    width = 1 + max((len(p) for p in prefix_ids), default=0)
+    dec = torch.full((len(prefix_ids), width), pad, dtype=torch.long)
+    dec[:, 0] = start
+    for r, p in enumerate(prefix_ids):
+        if p:
+            dec[r, 1:1 + len(p)] = torch.tensor(list(p), dtype=torch.long)
+    last = torch.tensor([len(p) for p in prefix_ids], dtype=torch.long)
+    return dec.to(device), last.to(device)
 
 
 @torch.inference_mode()
@@ -52,11 +73,12 @@ def rank_items(model, tokenizer, inputs: Sequence[str], items: Sequence[str], to
     out: list[list[tuple[str, float]]] = []
     bar = tqdm(total=len(inputs), desc="item ranking", unit="user", disable=not bars(progress), leave=False)
     for b in range(0, len(inputs), batch_size):
-        chunk = list(inputs[b:b + batch_size])
+        chunk, prefixes = split_inputs(inputs[b:b + batch_size])
         enc = tokenizer(chunk, return_tensors="pt", padding=True, truncation=True,
                         max_length=max_input_length).to(device)
-        dec = torch.full((len(chunk), 1), start, dtype=torch.long, device=device)
-        logits = model(**enc, decoder_input_ids=dec).logits[:, 0, :].float()
+        dec, last = decoder_prefix(prefix_token_ids(tokenizer, prefixes), start, tokenizer.pad_token_id, device)
+        logits = model(**enc, decoder_input_ids=dec).logits
+        logits = logits[torch.arange(len(chunk), device=device), last, :].float()
         lp = torch.log_softmax(logits.index_select(1, tid), dim=-1)
         for r, ex in enumerate(exclude[b:b + batch_size]):
             idx = [pos[e] for e in ex if e in pos]

@@ -25,6 +25,7 @@ from ..tasks import rating as rating_task
 from ..tasks.rating import expected_ratings, fmt_rating, parse_rating
 from .metrics import rating_metrics
 from .scoring import score_token_ids
+from ..tasks.layout import refuse_prefix
 from .trie import item_token_ids
 
 __all__ = ["generate_answers", "scored_ratings", "rating_report", "parse_rating", "fmt_rating"]
@@ -34,6 +35,7 @@ __all__ = ["generate_answers", "scored_ratings", "rating_report", "parse_rating"
 def generate_answers(model, tokenizer, inputs: Sequence[str], *, batch_size: int = 32, max_new_tokens: int = 8,
                      max_input_length: int = 512, progress: bool = False) -> list[str]:
     """Greedy generation of a short answer per input (batched, order kept)."""
+    refuse_prefix(inputs, "greedy answer generation")
     model.eval()
     device = next(model.parameters()).device
     gc = copy.deepcopy(model.generation_config)

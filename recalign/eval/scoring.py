@@ -10,7 +10,8 @@ Two uses:
 - the **exact** retrieval mode: score every title in the catalogue for every user
   (full ranking by scoring, for small catalogues), to measure what beam search loses.
 
-Each input is encoded once; its candidates are decoded in batches of
+An input with a decoder prefix (``tasks/layout.py``) has it forced before every candidate: the
+prefix's tokens are fed, not scored. Each input is encoded once; its candidates are decoded in batches of
 ``pair_batch_size`` (input, title) pairs that reuse the encoder states.
 
 Example (a model and its tokenizer; tests/test_scoring.py checks it against a forward pass)::
@@ -29,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ..progress import bars
 from ..tasks.evaluation import rank_by_score  # noqa: F401 — re-exported
+from ..tasks.layout import prefix_token_ids, split_inputs
 from .trie import Exclusion, TitleTrie, item_token_ids
 
 
@@ -64,28 +66,31 @@ def score_token_ids(model, tokenizer, inputs: Sequence[str], candidates: Sequenc
     bar = _progress(n, desc, progress)
     for s in range(0, n, user_batch_size):
         ub = list(range(s, min(n, s + user_batch_size)))
-        enc = tokenizer([inputs[u] for u in ub], return_tensors="pt", padding=True, truncation=True,
+        texts, prefixes = split_inputs([inputs[u] for u in ub])     # a decoder prefix is forced, not scored
+        pre = prefix_token_ids(tokenizer, prefixes)
+        enc = tokenizer(texts, return_tensors="pt", padding=True, truncation=True,
                         max_length=max_input_length).to(device)
         hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
         pairs = [(k, list(c) + [eos]) for k, u in enumerate(ub) for c in candidates[u]]
         logp = np.zeros(len(pairs))
         ntok = np.array([len(p[1]) for p in pairs], dtype=np.int64)
-        by_len = np.argsort(ntok, kind="stable")     # similar lengths together: little padding
-        for p0 in range(0, len(pairs), pair_batch_size):
+        by_len = np.argsort(ntok + np.array([len(pre[k]) for k, _ in pairs], dtype=np.int64), kind="stable")
+        for p0 in range(0, len(pairs), pair_batch_size):   # similar lengths together: little padding
             sel = by_len[p0:p0 + pair_batch_size]
             chunk = [pairs[j] for j in sel]
             rows = torch.tensor([k for k, _ in chunk], device=device)
-            width = max(len(t) for _, t in chunk)
+            width = max(len(pre[k]) + len(t) for k, t in chunk)
             labels = torch.full((len(chunk), width), -100, dtype=torch.long)
-            for r, (_, t) in enumerate(chunk):
-                labels[r, :len(t)] = torch.tensor(t)
-            labels = labels.to(device)
+            scored = torch.zeros((len(chunk), width), dtype=torch.bool)
+            for r, (k, t) in enumerate(chunk):
+                labels[r, :len(pre[k]) + len(t)] = torch.tensor(pre[k] + t)
+                scored[r, len(pre[k]):len(pre[k]) + len(t)] = True
+            labels, scored = labels.to(device), scored.to(device)
             dec_in = model.prepare_decoder_input_ids_from_labels(labels=labels)
             logits = model(encoder_outputs=(hidden[rows],), attention_mask=enc["attention_mask"][rows],
                            decoder_input_ids=dec_in).logits
             lp = torch.log_softmax(logits.float(), dim=-1)
-            mask = labels != -100
-            tok_lp = lp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
+            tok_lp = lp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * scored
             logp[sel] = tok_lp.sum(-1).double().cpu().numpy()
         pos = 0
         for u in ub:

@@ -7,15 +7,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..tasks.layout import prefix_token_ids, split_inputs
+
 
 def encode_pairs(tokenizer, inputs: list[str], targets: list[str], max_source_length: int,
                  max_target_length: int) -> dict:
     """Inputs and targets → ``input_ids``, ``attention_mask``, ``labels`` (truncated, unpadded) and
     ``length`` (input tokens): the one tokenization of training text, eager (``data.tokenize``) or
-    batch by batch (``Seq2SeqCollator``)."""
+    batch by batch (``Seq2SeqCollator``).
+
+    An input with a decoder prefix (``tasks/layout.py``: the history after ``<|decoder|>``) puts the
+    prefix's tokens before the target's in ``labels``: the loss counts every prefix position (each item
+    the next item of those before it) and the target. When prefix + target exceed ``max_target_length``
+    the *oldest* prefix tokens go (the target and EOS are always kept)."""
+    inputs, prefixes = split_inputs(inputs)
     x = tokenizer(inputs, max_length=max_source_length, truncation=True)
     y = tokenizer(text_target=targets, max_length=max_target_length, truncation=True)
-    return {"input_ids": x["input_ids"], "attention_mask": x["attention_mask"], "labels": y["input_ids"],
+    labels = y["input_ids"]
+    if any(prefixes):
+        labels = [(p + list(t))[-max_target_length:] if p else t
+                  for p, t in zip(prefix_token_ids(tokenizer, prefixes), labels)]
+    return {"input_ids": x["input_ids"], "attention_mask": x["attention_mask"], "labels": labels,
             "length": [len(i) for i in x["input_ids"]]}
 
 

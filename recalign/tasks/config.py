@@ -46,6 +46,10 @@ class GenerateConfig:
                 "fits (never a candidate or the instruction); 0 = no fitting. Set it to train.max_source_length."})
     source_tokenizer: str = field(default="", metadata={
         "help": "Tokenizer that counts the budget (a checkpoint directory); default RUN/tokenizer when present."})
+    decoder_history: list[str] = field(default_factory=list, metadata={
+        "help": "Tasks whose history is the decoder's prefix (retrieval, ranking): the template, its history "
+                "written [history], in the encoder; the items after it in the decoder, a next-item loss at every "
+                "position (tasks/layout.py). Needs atomic item IDs in inputs and targets."})
     progress: bool = field(default=True, metadata={"help": "Show tqdm progress bars."})
 
     def __post_init__(self) -> None:
@@ -61,5 +65,24 @@ class GenerateConfig:
             raise ValueError("aux_stride and mim_max_masks must be >= 1")
         get_domain(self.domain)  # an unknown name raises with the nearest ones
         ItemRule.from_config(self)  # an unknown item form raises with the nearest ones
+        self._check_decoder_history()
         if self.max_source_tokens < 0:
             raise ValueError("max_source_tokens must be >= 0 (0: no fitting)")
+
+    def _check_decoder_history(self) -> None:
+        from ..errors import RecalignError, nearest
+        from .layout import DECODER_TASKS
+
+        for t in self.decoder_history:
+            if t not in DECODER_TASKS:
+                why = (" (its history carries the user's ratings, which a prefix of item tokens does not)"
+                       if t == "rating" else "")
+                raise RecalignError(f"decoder_history: {t!r} cannot have its history in the decoder{why}; "
+                                    f"allowed: {', '.join(DECODER_TASKS)}.{nearest(t, DECODER_TASKS)}",
+                                    field="decoder_history")
+        if self.decoder_history:
+            rule = ItemRule.from_config(self)
+            if not (rule.input == "id" and rule.atomic_target):
+                raise RecalignError("decoder_history needs atomic item IDs in inputs and targets (item_input: id, "
+                                    f"item_target: id, item_ids: atomic), got item_input {rule.input}, item_target "
+                                    f"{rule.target}, item_ids {rule.ids}", field="decoder_history")

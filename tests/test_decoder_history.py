@@ -1,0 +1,148 @@
+"""History in the decoder (``generate.decoder_history``, tasks/layout.py): the instruction in the encoder,
+the history as the decoder's forced prefix, a next-item loss at every position; at inference the prefix
+is forced and the next step ranks the catalogue."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recalign.errors import RecalignError
+from recalign.tasks import TASKS, GenerateConfig
+from recalign.tasks.items import ItemWriter
+from recalign.tasks.layout import DECODER_MARK, HISTORY_PLACEHOLDER, join_decoder, split_decoder
+
+IDS = dict(item_input="id", item_target="id", item_ids="atomic", item_compact=True)
+
+
+def _generate(split, tmp_path, **kw):
+    from recalign.data import write_split
+    from recalign.materialize import generate, load_task_data
+
+    run = tmp_path / "run"
+    write_split(split, run / "data")
+    cfg = GenerateConfig(history_len=3, num_candidates=3, progress=False, decoder_history=["retrieval", "ranking"],
+                         **IDS, **kw)
+    generate(split, TASKS.names(), run, cfg)
+    return run, cfg, (lambda t, s: list(load_task_data(run, t, s)))
+
+
+def test_the_history_is_the_prefix_and_the_template_keeps_the_instruction(tiny_split, tmp_path):
+    run, cfg, rows = _generate(tiny_split, tmp_path)
+    w = ItemWriter.for_split(tiny_split, cfg)
+    seen = 0
+    for task in ("retrieval", "ranking"):
+        for s in ("train", "valid", "test", "test_unseen"):
+            for r in rows(task, s):
+                enc, prefix = split_decoder(r["input"])
+                assert prefix == "".join(w.id[i] for i in r["history"])            # the history, oldest first
+                assert HISTORY_PLACEHOLDER in enc and DECODER_MARK not in enc
+                in_enc = [i for i, t in w.id.items() if t in enc]
+                assert set(in_enc) == (set(r["candidates"]) if task == "ranking" else set())  # no history item
+                assert r["target_item"] not in r["history"] or s == "train"
+                if s != "train":                                                   # never a held-out item
+                    which = s.split("_")[0]
+                    assert r["history"] == list(tiny_split.history(r["user"], which))[-cfg.history_len:]
+                    assert r["target_item"] not in r["history"]
+                else:
+                    assert set(r["history"]) <= set(tiny_split.train_items(r["user"]))
+                seen += 1
+    assert seen > 10
+    for task in ("rating", "mim", "mlm", "bpr"):                                    # unchanged layouts
+        assert not any(DECODER_MARK in r["input"] for r in rows(task, "train") + rows(task, "test"))
+
+
+def _tokenizer(tmp_path, n_items: int):
+    from recalign.t5_finetune.tokenizer import train_tokenizer
+
+    tok = train_tokenizer(["What should I watch next? [history] Options:"] * 30, tmp_path / "tok", vocab_size=400)
+    tok.add_tokens([f"<item_{k}>" for k in range(1, n_items + 1)], special_tokens=False)
+    return tok
+
+
+def test_the_loss_counts_every_history_position_and_the_target(tiny_split, tmp_path):
+    from recalign.t5_finetune.collator import Seq2SeqCollator
+
+    run, cfg, rows = _generate(tiny_split, tmp_path)
+    w = ItemWriter.for_split(tiny_split, cfg)
+    tok = _tokenizer(tmp_path, len(w.id))
+    token_item = {tok.convert_tokens_to_ids(t): i for i, t in w.id.items()}
+    train = rows("retrieval", "train")
+    batch = Seq2SeqCollator(tok, max_lengths=(64, 16))([{"input": r["input"], "target": r["target"]} for r in train])
+    for r, lab, ids in zip(train, batch["labels"].tolist(), batch["input_ids"].tolist()):
+        lab = [x for x in lab if x != -100]
+        assert lab[-1] == tok.eos_token_id and len(lab) == len(r["history"]) + 2      # every position + EOS
+        assert [token_item[x] for x in lab[:-1]] == [*r["history"], r["target_item"]]
+        assert set(token_item[x] for x in lab[:-1]) <= set(tiny_split.train_items(r["user"]))
+        assert not set(ids) & set(token_item)                                        # no item in the encoder
+    short = Seq2SeqCollator(tok, max_lengths=(64, 3))([{"input": join_decoder("Next?", ["<item_1>", "<item_2>",
+                                                                                          "<item_3>"]),
+                                                          "target": "<item_4>"}])
+    want = [tok.convert_tokens_to_ids("<item_3>"), tok.convert_tokens_to_ids("<item_4>"), tok.eos_token_id]
+    assert short["labels"].tolist() == [want]                       # the oldest go; target and EOS stay
+
+
+def _model(tok):
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    cfg = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, d_kv=8, num_heads=4, num_layers=2, num_decoder_layers=2,
+                   decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
+                   eos_token_id=tok.eos_token_id, feed_forward_proj="relu", dropout_rate=0.0)
+    return T5ForConditionalGeneration(cfg).eval()
+
+
+def test_ranking_after_the_forced_prefix_equals_scoring_the_long_way(tmp_path):
+    from recalign.eval.item_rank import rank_items
+    from recalign.eval.scoring import score_token_ids
+
+    tok = _tokenizer(tmp_path, 8)
+    model = _model(tok)
+    items = [str(k) for k in range(1, 9)]
+    tids = tok.convert_tokens_to_ids([f"<item_{k}>" for k in items])
+    inputs = [join_decoder("What should I watch next? [history]", ["<item_1>", "<item_5>", "<item_2>"]),
+              join_decoder("Options: [history]", ["<item_7>"]), "What should I watch next?"]
+    prefixes = [[tids[0], tids[4], tids[1]], [tids[6]], []]
+    got = rank_items(model, tok, inputs, items, tids, [["1"], [], []])
+    one_by_one = [rank_items(model, tok, [x], items, tids, [ex])[0] for x, ex in zip(inputs, [["1"], [], []])]
+    for g, o in zip(got, one_by_one):                                     # padding in a batch changes nothing
+        assert [i for i, _ in g] == [i for i, _ in o]
+        assert [s for _, s in g] == pytest.approx([s for _, s in o], abs=1e-5)
+    with torch.no_grad():
+        for x, pre, res in zip(inputs, prefixes, got):
+            enc = tok(split_decoder(x)[0], return_tensors="pt")
+            dec = torch.tensor([[tok.pad_token_id, *pre]])
+            logits = model(**enc, decoder_input_ids=dec).logits[0, -1]     # the long way: the whole sequence
+            lp = torch.log_softmax(logits[tids], -1)
+            want = {i: float(v) for i, v in zip(items, lp)}
+            ex = {"1"} if x is inputs[0] else set()
+            assert [i for i, _ in res] == sorted((i for i in items if i not in ex), key=lambda i: -want[i])
+            assert all(s == pytest.approx(want[i], abs=1e-5) for i, s in res)
+    # candidate scoring: the prefix is fed, not scored — equal to the full sequence's log-probs after it
+    sc = score_token_ids(model, tok, inputs[:1], [[[tids[3]], [tids[6]]]])[0]
+    with torch.no_grad():
+        enc = tok(split_decoder(inputs[0])[0], return_tensors="pt")
+        for c, got_lp in zip((tids[3], tids[6]), sc.logp):
+            labels = torch.tensor([[*prefixes[0], c, tok.eos_token_id]])
+            lp = torch.log_softmax(model(**enc, labels=labels).logits[0], -1)
+            want = float(lp[3, c] + lp[4, tok.eos_token_id])
+            assert got_lp == pytest.approx(want, abs=1e-4)
+    assert sc.n_tokens.tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(decoder_history=["rating"], **IDS), "ratings"),
+    (dict(decoder_history=["retreival"], **IDS), "Did you mean 'retrieval'"),
+    (dict(decoder_history=["retrieval"]), "atomic item IDs in inputs and targets"),
+    (dict(decoder_history=["ranking"], item_input="id+title", item_target="id"), "item_input id\\+title"),
+])
+def test_decoder_history_is_refused_where_it_cannot_work(kw, match):
+    with pytest.raises(RecalignError, match=match):
+        GenerateConfig(**kw)
+
+
+def test_generation_paths_refuse_a_prefix_with_one_line(tmp_path):
+    from recalign.eval.rating import generate_answers
+
+    tok = _tokenizer(tmp_path, 3)
+    with pytest.raises(RecalignError, match="greedy answer generation does not force a decoder prefix"):
+        generate_answers(_model(tok), tok, [join_decoder("Rate [history]", ["<item_1>"])])
