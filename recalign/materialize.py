@@ -41,7 +41,7 @@ from .run_dir import RunDir, fingerprint
 from .tasks import TASKS, GenerateConfig, Meta, load_templates
 from .tasks.fit import SourceFit, load_counter
 from .tasks.items import ItemRule, ItemWriter
-from .tasks.layout import HISTORY_PLACEHOLDER, join_decoder
+from .tasks.layout import decoder_items, encoder_example, join_decoder
 from .tasks.sampling import cap_rows, task_rng
 
 TEXT_SPLITS = ("train", "valid", "test", "valid_unseen", "test_unseen")
@@ -161,9 +161,8 @@ def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Tem
         if not in_decoder:
             return render_rows(rows, temps_, task, rnd, fit, post)
         # the instruction in the encoder (history written [history]), the items in the decoder (tasks/layout.py)
-        cols = render_rows([(dataclasses.replace(ex, history=[HISTORY_PLACEHOLDER]), m) for ex, m in rows],
-                           temps_, task, rnd, fit, post)
-        cols["input"] = [join_decoder(x, ex.history) for x, (ex, _) in zip(cols["input"], rows)]
+        cols = render_rows([(encoder_example(ex), m) for ex, m in rows], temps_, task, rnd, fit, post)
+        cols["input"] = [join_decoder(x, decoder_items(ex)) for x, (ex, _) in zip(cols["input"], rows)]
         return cols
 
     for which in ("train", "valid", "test"):

@@ -20,8 +20,8 @@ def _generate(split, tmp_path, **kw):
 
     run = tmp_path / "run"
     write_split(split, run / "data")
-    cfg = GenerateConfig(history_len=3, num_candidates=3, progress=False, decoder_history=["retrieval", "ranking"],
-                         **IDS, **kw)
+    tasks = kw.pop("decoder_tasks", ["retrieval", "ranking"])
+    cfg = GenerateConfig(history_len=3, num_candidates=3, progress=False, decoder_history=tasks, **IDS, **kw)
     generate(split, TASKS.names(), run, cfg)
     return run, cfg, (lambda t, s: list(load_task_data(run, t, s)))
 
@@ -47,7 +47,7 @@ def test_the_history_is_the_prefix_and_the_template_keeps_the_instruction(tiny_s
                     assert set(r["history"]) <= set(tiny_split.train_items(r["user"]))
                 seen += 1
     assert seen > 10
-    for task in ("rating", "mim", "mlm", "bpr"):                                    # unchanged layouts
+    for task in ("rating", "mim", "mlm", "bpr"):                        # unchanged layouts (not in decoder_history)
         assert not any(DECODER_MARK in r["input"] for r in rows(task, "train") + rows(task, "test"))
 
 
@@ -130,7 +130,7 @@ def test_ranking_after_the_forced_prefix_equals_scoring_the_long_way(tmp_path):
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(decoder_history=["rating"], **IDS), "ratings"),
+    (dict(decoder_history=["mim"], **IDS), "masks or corrupts its history"),
     (dict(decoder_history=["retreival"], **IDS), "Did you mean 'retrieval'"),
     (dict(decoder_history=["retrieval"]), "atomic item IDs in inputs and targets"),
     (dict(decoder_history=["ranking"], item_input="id+title", item_target="id"), "item_input id\\+title"),
@@ -140,9 +140,54 @@ def test_decoder_history_is_refused_where_it_cannot_work(kw, match):
         GenerateConfig(**kw)
 
 
-def test_generation_paths_refuse_a_prefix_with_one_line(tmp_path):
-    from recalign.eval.rating import generate_answers
+def test_beam_search_refuses_a_prefix_with_one_line(tmp_path):
+    from recalign.eval.decode import constrained_beam_search
+    from recalign.eval.trie import TitleTrie
 
     tok = _tokenizer(tmp_path, 3)
-    with pytest.raises(RecalignError, match="greedy answer generation does not force a decoder prefix"):
-        generate_answers(_model(tok), tok, [join_decoder("Rate [history]", ["<item_1>"])])
+    trie = TitleTrie.from_titles({"a": "What", "b": "next"}, tok)
+    with pytest.raises(RecalignError, match="trie-constrained beam search does not force a decoder prefix"):
+        constrained_beam_search(_model(tok), tok, [join_decoder("Next [history]", ["<item_1>"])], trie)
+
+
+def test_greedy_answers_after_a_forced_prefix_equal_the_long_way(tmp_path):
+    from recalign.eval.rating import generate_answers
+
+    tok = _tokenizer(tmp_path, 4)
+    model = _model(tok)
+    inputs = [join_decoder("Rate <item_4> [history] [rating]", ["<item_1>4", "<item_2>5"]),
+              join_decoder("Rate <item_3> [history] [rating]", ["<item_2>1"]), "Rate <item_2>"]
+    got = generate_answers(model, tok, inputs, max_new_tokens=3)
+    for x, g in zip(inputs, got):
+        enc_text, prefix = split_decoder(x)
+        pre = tok(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+        dec = [tok.pad_token_id, *pre]
+        enc = tok(enc_text, return_tensors="pt")
+        new = []
+        with torch.no_grad():
+            for _ in range(3):                                           # greedy, one step at a time
+                nxt = int(model(**enc, decoder_input_ids=torch.tensor([dec])).logits[0, -1].argmax())
+                if nxt == tok.eos_token_id:
+                    break
+                dec.append(nxt)
+                new.append(nxt)
+        assert g == tok.decode(new, skip_special_tokens=True).strip()
+
+
+def test_rating_history_carries_each_rating_after_its_item(tiny_split, tmp_path):
+    run, cfg, rows = _generate(tiny_split, tmp_path, decoder_tasks=["retrieval", "ranking", "rating"])
+    w = ItemWriter.for_split(tiny_split, cfg)
+    got = 0
+    for s in ("train", "test", "test_unseen"):
+        for r in rows("rating", s):
+            enc, prefix = split_decoder(r["input"])
+            u = r["user"]
+            seq = list(tiny_split.train_items(u)) if s == "train" else list(tiny_split.history(u, "test"))
+            rated = dict(zip(tiny_split.train_items(u), tiny_split.train_ratings(u)))
+            rated.update({i: x for i, x in zip(tiny_split.history(u, "test"), tiny_split.history_ratings(u, "test"))}
+                         if hasattr(tiny_split, "history_ratings") else {})
+            assert prefix == "".join(f"{w.id[i]}{rated[i]:g}" for i in r["history"]) or s != "train"
+            assert set(r["history"]) <= set(seq) and r["target_item"] not in r["history"]
+            assert w.id[r["target_item"]] in enc and "[history]" in enc
+            got += 1
+    assert got

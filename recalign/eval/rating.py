@@ -25,7 +25,7 @@ from ..tasks import rating as rating_task
 from ..tasks.rating import expected_ratings, fmt_rating, parse_rating
 from .metrics import rating_metrics
 from .scoring import score_token_ids
-from ..tasks.layout import refuse_prefix
+from ..tasks.layout import prefix_token_ids, split_inputs
 from .trie import item_token_ids
 
 __all__ = ["generate_answers", "scored_ratings", "rating_report", "parse_rating", "fmt_rating"]
@@ -34,23 +34,37 @@ __all__ = ["generate_answers", "scored_ratings", "rating_report", "parse_rating"
 @torch.inference_mode()
 def generate_answers(model, tokenizer, inputs: Sequence[str], *, batch_size: int = 32, max_new_tokens: int = 8,
                      max_input_length: int = 512, progress: bool = False) -> list[str]:
-    """Greedy generation of a short answer per input (batched, order kept)."""
-    refuse_prefix(inputs, "greedy answer generation")
+    """Greedy generation of a short answer per input (batched, order kept). An input with a decoder
+    prefix (``tasks/layout.py``) has it forced: inputs are batched by prefix length, the prefix is fed
+    after the start token and only what follows it is the answer."""
     model.eval()
     device = next(model.parameters()).device
     gc = copy.deepcopy(model.generation_config)
     gc.update(num_beams=1, do_sample=False, max_new_tokens=max_new_tokens, max_length=None, min_length=0,
               num_return_sequences=1, temperature=None, top_k=None, top_p=None,
               eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    out: list[str] = []
+    texts, prefixes = split_inputs(inputs)
+    pre = prefix_token_ids(tokenizer, prefixes)
+    start = model.config.decoder_start_token_id
+    start = tokenizer.pad_token_id if start is None else start
+    order = sorted(range(len(texts)), key=lambda i: len(pre[i]))      # one prefix length per batch
+    out: list[str] = [""] * len(texts)
     bar = tqdm(total=len(inputs), desc="rating", unit="user", disable=not bars(progress), leave=False)
-    for s in range(0, len(inputs), batch_size):
-        chunk = list(inputs[s:s + batch_size])
-        enc = tokenizer(chunk, return_tensors="pt", padding=True, truncation=True,
+    s = 0
+    while s < len(order):
+        n = len(pre[order[s]])
+        chunk = [i for i in order[s:s + batch_size] if len(pre[i]) == n]
+        enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True, truncation=True,
                         max_length=max_input_length).to(device)
-        seqs = model.generate(**enc, generation_config=gc)
-        out += [t.strip() for t in tokenizer.batch_decode(seqs, skip_special_tokens=True)]
+        kw = {}
+        if n:
+            kw["decoder_input_ids"] = torch.tensor([[start, *pre[i]] for i in chunk], device=device)
+        seqs = model.generate(**enc, generation_config=gc, **kw)
+        answers = tokenizer.batch_decode(seqs[:, 1 + n:] if n else seqs, skip_special_tokens=True)
+        for i, t in zip(chunk, answers):
+            out[i] = t.strip()
         bar.update(len(chunk))
+        s += len(chunk)
     bar.close()
     return out
 

@@ -47,7 +47,7 @@ class GenerateConfig:
     source_tokenizer: str = field(default="", metadata={
         "help": "Tokenizer that counts the budget (a checkpoint directory); default RUN/tokenizer when present."})
     decoder_history: list[str] = field(default_factory=list, metadata={
-        "help": "Tasks whose history is the decoder's prefix (retrieval, ranking): the template, its history "
+        "help": "Tasks whose history is the decoder's prefix (retrieval, ranking, rating): the template, its history "
                 "written [history], in the encoder; the items after it in the decoder, a next-item loss at every "
                 "position (tasks/layout.py). Needs atomic item IDs in inputs and targets."})
     progress: bool = field(default=True, metadata={"help": "Show tqdm progress bars."})
@@ -75,8 +75,7 @@ class GenerateConfig:
 
         for t in self.decoder_history:
             if t not in DECODER_TASKS:
-                why = (" (its history carries the user's ratings, which a prefix of item tokens does not)"
-                       if t == "rating" else "")
+                why = " (an auxiliary task masks or corrupts its history)" if t in ("mim", "mlm", "bpr") else ""
                 raise RecalignError(f"decoder_history: {t!r} cannot have its history in the decoder{why}; "
                                     f"allowed: {', '.join(DECODER_TASKS)}.{nearest(t, DECODER_TASKS)}",
                                     field="decoder_history")

@@ -30,10 +30,36 @@ from typing import Sequence
 
 DECODER_MARK = "<|decoder|>"
 HISTORY_PLACEHOLDER = "[history]"
-#: tasks whose history may be written in the decoder: their history is a plain item sequence whose
-#: every item is the next item of those before it (rating's history carries ratings; the auxiliary
-#: tasks mask or corrupt theirs)
-DECODER_TASKS = ("retrieval", "ranking")
+RATING_PLACEHOLDER = "[rating]"
+#: tasks whose history may be written in the decoder: their history is an item sequence whose every
+#: item is the next item of those before it (the auxiliary tasks mask or corrupt theirs). Rating's
+#: history carries the user's ratings: in the decoder each item is followed by its rating, so every
+#: history rating is a rating target too (``<item_3>4<item_9>5``).
+DECODER_TASKS = ("retrieval", "ranking", "rating")
+
+
+def decoder_items(example) -> list[str]:
+    """The decoder prefix of an example, one entry per history item (``item`` or ``item`` + ``rating``).
+
+    >>> from types import SimpleNamespace as E
+    >>> decoder_items(E(history=["<item_3>", "<item_9>"], ratings=["4", "5"]))
+    ['<item_3>4', '<item_9>5']
+    """
+    ratings = getattr(example, "ratings", None)
+    if ratings is not None:
+        return [f"{h}{r}" for h, r in zip(example.history, ratings)]
+    return list(example.history)
+
+
+def encoder_example(example):
+    """The example as its template renders it in the encoder: the history (and its ratings) written
+    as one placeholder item, ``[history]`` (``[rating]``)."""
+    import dataclasses
+
+    kw = {"history": [HISTORY_PLACEHOLDER]}
+    if getattr(example, "ratings", None) is not None:
+        kw["ratings"] = [RATING_PLACEHOLDER]
+    return dataclasses.replace(example, **kw)
 
 
 def join_decoder(encoder_text: str, prefix_items: Sequence[str]) -> str:
@@ -72,5 +98,5 @@ def refuse_prefix(texts: Sequence[str], what: str) -> None:
                             field="decoder_history")
 
 
-__all__ = ["refuse_prefix", "DECODER_MARK", "HISTORY_PLACEHOLDER", "DECODER_TASKS", "join_decoder", "split_decoder",
+__all__ = ["refuse_prefix", "decoder_items", "encoder_example", "RATING_PLACEHOLDER", "DECODER_MARK", "HISTORY_PLACEHOLDER", "DECODER_TASKS", "join_decoder", "split_decoder",
            "split_inputs", "prefix_token_ids"]
