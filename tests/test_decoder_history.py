@@ -186,7 +186,9 @@ def test_rating_history_carries_each_rating_after_its_item(tiny_split, tmp_path)
             rated = dict(zip(tiny_split.train_items(u), tiny_split.train_ratings(u)))
             rated.update({i: x for i, x in zip(tiny_split.history(u, "test"), tiny_split.history_ratings(u, "test"))}
                          if hasattr(tiny_split, "history_ratings") else {})
-            assert prefix == "".join(f"{w.id[i]}{rated[i]:g}" for i in r["history"]) or s != "train"
+            want = "".join(f"{w.id[i]}{rated[i]:g}" for i in r["history"]) + w.id[r["target_item"]]
+            assert prefix == want or s != "train"                # the item to rate closes the prefix
+            assert prefix.endswith(w.id[r["target_item"]])
             assert set(r["history"]) <= set(seq) and r["target_item"] not in r["history"]
             assert w.id[r["target_item"]] in enc and "[history]" in enc
             got += 1

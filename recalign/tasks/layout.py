@@ -34,20 +34,22 @@ RATING_PLACEHOLDER = "[rating]"
 #: tasks whose history may be written in the decoder: their history is an item sequence whose every
 #: item is the next item of those before it (the auxiliary tasks mask or corrupt theirs). Rating's
 #: history carries the user's ratings: in the decoder each item is followed by its rating, so every
-#: history rating is a rating target too (``<item_3>4<item_9>5``).
+#: history rating is a rating target too, and the item to rate closes the prefix (``<item_3>4<item_9>5<item_7>``).
 DECODER_TASKS = ("retrieval", "ranking", "rating")
 
 
 def decoder_items(example) -> list[str]:
     """The decoder prefix of an example, one entry per history item (``item`` or ``item`` + ``rating``).
+    A rated history ends with the item to rate, so its rating — the target — comes in the very place
+    every history rating does (right after its item).
 
     >>> from types import SimpleNamespace as E
-    >>> decoder_items(E(history=["<item_3>", "<item_9>"], ratings=["4", "5"]))
-    ['<item_3>4', '<item_9>5']
+    >>> decoder_items(E(history=["<item_3>", "<item_9>"], ratings=["4", "5"], item="<item_7>"))
+    ['<item_3>4', '<item_9>5', '<item_7>']
     """
     ratings = getattr(example, "ratings", None)
     if ratings is not None:
-        return [f"{h}{r}" for h, r in zip(example.history, ratings)]
+        return [f"{h}{r}" for h, r in zip(example.history, ratings)] + [example.item]
     return list(example.history)
 
 
