@@ -7,9 +7,11 @@ STAMP := $(VENV)/.recalign-installed
 # The main job: the best setting measured at the CPU budget (item IDs, bare-sequence retrieval; README
 # "What to expect"). With instructions: make run CONFIG=configs/ml100k-cpu-ids.yaml RUN_DIR=runs/ml100k-cpu-ids;
 # the paper's full method with titles: make run CONFIG=configs/ml100k-cpu.yaml RUN_DIR=runs/ml100k-cpu-titles
-CONFIG ?= configs/ml100k-cpu-seq.yaml
+CONFIG ?= configs/ml100k-cpu-instruct.yaml
 RUN_DIR ?= runs/ml100k-cpu
 PYTEST_ARGS ?=
+# Extra `recalign run` arguments, e.g. make run RUN_ARGS="-o train.seed=1 --ablation true"
+RUN_ARGS ?=
 # Where pip finds the CPU torch wheel: empty = pip's own configuration (a local wheel here);
 # elsewhere: make run TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
@@ -32,7 +34,7 @@ $(STAMP): setup.cfg constraints.txt pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/recalign run --config $(CONFIG) --run-dir $(RUN_DIR)
+	$(BIN)/recalign run --config $(CONFIG) --run-dir $(RUN_DIR) $(RUN_ARGS)
 
 # Checking an install: every stage of `make run` (prepare, generate, train, evaluate, baselines, compare)
 # at toy size — 20 training steps, no time budget, 50 test users, baselines one epoch — in about a

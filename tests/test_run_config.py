@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from recalign.cli import main
 from recalign.eval.evaluate import evaluate
 from recalign.pipeline import EvaluateConfig, load_run_config
+from recalign.tasks import TASKS
 
 WRITERS = [["data", "prepare"], ["generate"], ["train"], ["evaluate"], ["baseline"]]
 
@@ -60,14 +61,19 @@ def test_help_and_data_verbs_do_not_import_torch():
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-def test_the_item_id_config_loads_with_its_levers_and_make_run_runs_the_sequence_config():
+def test_the_item_id_config_loads_with_its_levers_and_make_run_runs_the_instruction_config():
     cfg = load_run_config("configs/ml100k-cpu-ids.yaml", [])
     assert (cfg.generate.item_input, cfg.generate.item_target, cfg.generate.item_compact) == ("id", "id", True)
     assert set(cfg.generate.tasks) == set(cfg.train["mixture"]["rates"]) == {"retrieval", "ranking", "rating"}
     seq = load_run_config("configs/ml100k-cpu-seq.yaml", [])
+    main = load_run_config("configs/ml100k-cpu-instruct.yaml", [])
     makefile = Path("Makefile").read_text()
-    assert "CONFIG ?= configs/ml100k-cpu-seq.yaml" in makefile and f"RUN_DIR ?= {seq.run_dir}" in makefile
-    assert len({cfg.run_dir, seq.run_dir, load_run_config("configs/ml100k-cpu.yaml", []).run_dir}) == 3
+    assert "CONFIG ?= configs/ml100k-cpu-instruct.yaml" in makefile and f"RUN_DIR ?= {main.run_dir}" in makefile
+    assert len({cfg.run_dir, seq.run_dir, main.run_dir, load_run_config("configs/ml100k-cpu.yaml", []).run_dir}) == 4
+    # the main job is the paper's method: instructions, the three recommendation tasks and the auxiliary ones
+    assert set(main.generate.tasks) == set(main.train["mixture"]["rates"]) == set(TASKS.names())
+    assert set(main.generate.decoder_history) == {"retrieval", "ranking", "rating"}
+    assert main.generate.templates_dirs in (None, []) and main.evaluate.templates == ["seen", "unseen"]
     from recalign.config import from_dict
     from recalign.t5_finetune import TrainConfig
 
