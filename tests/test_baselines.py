@@ -96,6 +96,13 @@ def test_bias_model_and_rating_baseline(tiny_split, tmp_path):
     mean_only = run_bias_baseline(tmp_path / "run", name="MeanOnly", grid=(1e9,))
     assert mean_only["rating"]["mae"] == pytest.approx(0.5, abs=1e-6)
     assert mean_only["rating"]["rmse"] == pytest.approx((17 / 36) ** 0.5, abs=1e-6)
+    # its prediction is its expected rating: the E[r] columns (paired with a model's E[r]) are its own
+    assert mean_only["rating"]["rmse_expected"] == mean_only["rating"]["rmse"]
+    from recalign.eval.metrics import read_per_user
+    from recalign.eval.significance import metric_value
+
+    pu = read_per_user(tmp_path / "run" / "results" / "MeanOnly" / "per_user" / "rating.jsonl")
+    assert metric_value(pu, "rmse_expected") == pytest.approx((17 / 36) ** 0.5, abs=1e-9)
     assert (tmp_path / "run" / "results" / "UserItemBias" / "metrics.json").is_file()
 
 
