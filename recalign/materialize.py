@@ -87,6 +87,19 @@ def render_rows(rows: Sequence[tuple[object, Meta]], templates: list[Template], 
             "_template_id": [templates[c].id for c in choice], "_template_split": [split] * len(rows)}
 
 
+def render_task_rows(rows: Sequence[tuple[object, Meta]], templates: list[Template], task: str, rnd,
+                     cfg: GenerateConfig, fit: SourceFit | None = None) -> dict[str, list]:
+    """``render_rows`` under the run's settings: the item rule's ``post_render`` and, for a task of
+    ``cfg.decoder_history``, the decoder layout (``tasks/layout.py``: the template renders the history as
+    ``[history]``; the history's items follow ``<|decoder|>``). What ``generate`` and every preview use."""
+    post = ItemRule.from_config(cfg).post_render()
+    if task not in (getattr(cfg, "decoder_history", None) or ()):
+        return render_rows(rows, templates, task, rnd, fit, post)
+    cols = render_rows([(encoder_example(ex), m) for ex, m in rows], templates, task, rnd, fit, post)
+    cols["input"] = [join_decoder(x, decoder_items(ex)) for x, (ex, _) in zip(cols["input"], rows)]
+    return cols
+
+
 def meta_columns(rows: Sequence[tuple[object, Meta]]) -> dict[str, list]:
     metas = [m for _, m in rows]
     return {"user": [m.user for m in metas], "target_item": [m.target_item for m in metas],
@@ -152,18 +165,11 @@ def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Tem
         if count is not None and cfg.max_source_tokens else dict.fromkeys(TEXT_SPLITS)
     t = TASKS.get(task)
     temps = split_templates(templates, task)
-    post = ItemRule.from_config(cfg).post_render()
     users = list(users) if users is not None else None
-    in_decoder = task in (getattr(cfg, "decoder_history", None) or ())
     out = {}
 
     def rendered(rows, temps_, rnd, fit) -> dict[str, list]:
-        if not in_decoder:
-            return render_rows(rows, temps_, task, rnd, fit, post)
-        # the instruction in the encoder (history written [history]), the items in the decoder (tasks/layout.py)
-        cols = render_rows([(encoder_example(ex), m) for ex, m in rows], temps_, task, rnd, fit, post)
-        cols["input"] = [join_decoder(x, decoder_items(ex)) for x, (ex, _) in zip(cols["input"], rows)]
-        return cols
+        return render_task_rows(rows, temps_, task, rnd, cfg, fit)
 
     for which in ("train", "valid", "test"):
         rows = t.build(split, which, cfg, users=users)

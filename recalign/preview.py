@@ -92,9 +92,8 @@ class RunText:
 def render(rt: RunText, split: Split, task: str, which: str = "test", template_id: str | None = None) -> list[dict]:
     """Rows of ``task``/``which`` as ``generate`` writes them (input, target, _template_id, user,
     target_item, …). ``template_id``: every row with that template (of either set)."""
-    from .materialize import meta_columns, render_rows, source_counter, split_templates
+    from .materialize import meta_columns, render_task_rows, source_counter, split_templates
     from .tasks.fit import SourceFit
-    from .tasks.items import ItemRule
     from .tasks.sampling import cap_rows, task_rng
 
     t = any_task(task)
@@ -112,8 +111,8 @@ def render(rt: RunText, split: Split, task: str, which: str = "test", template_i
         rows = cap_rows(rows, cfg.max_train_examples.get(task), task_rng(cfg.seed, task, base, "cap"))
     count = source_counter(cfg, rt.run, split)[0] if rt.run is not None else None
     fit = SourceFit(cfg.max_source_tokens, count) if count is not None and cfg.max_source_tokens else None
-    cols = {**meta_columns(rows), **render_rows(rows, chosen, task, task_rng(cfg.seed, task, base, tset), fit,
-                                               ItemRule.from_config(cfg).post_render())}
+    cols = {**meta_columns(rows), **render_task_rows(rows, chosen, task, task_rng(cfg.seed, task, base, tset), cfg,
+                                                    fit)}
     if template_id:
         cols["_template_split"] = [chosen[0].split] * len(rows)
     return [dict(zip(cols, vals)) for vals in zip(*cols.values())]

@@ -193,3 +193,15 @@ def test_rating_history_carries_each_rating_after_its_item(tiny_split, tmp_path)
             assert w.id[r["target_item"]] in enc and "[history]" in enc
             got += 1
     assert got
+
+
+def test_previews_and_single_template_evaluation_render_the_decoder_layout_too(tiny_split, tmp_path):
+    from recalign.preview import RunText, render
+
+    run, cfg, rows = _generate(tiny_split, tmp_path, decoder_tasks=["retrieval", "ranking", "rating"])
+    for task in ("retrieval", "ranking", "rating", "mim"):
+        rt = RunText.from_run_dir(run, task)
+        for which in ("train", "test", "test_unseen"):
+            assert [r["input"] for r in render(rt, tiny_split, task, which)] == [r["input"] for r in rows(task, which)]
+        one = render(rt, tiny_split, task, "test", template_id=f"{task}-unseen-01")
+        assert all((DECODER_MARK in r["input"]) == (task != "mim") for r in one)
