@@ -205,3 +205,14 @@ def test_previews_and_single_template_evaluation_render_the_decoder_layout_too(t
             assert [r["input"] for r in render(rt, tiny_split, task, which)] == [r["input"] for r in rows(task, which)]
         one = render(rt, tiny_split, task, "test", template_id=f"{task}-unseen-01")
         assert all((DECODER_MARK in r["input"]) == (task != "mim") for r in one)
+
+
+def test_a_decoder_that_training_would_cut_is_refused_before_generation():
+    from recalign.t5_finetune import TrainConfig
+    from recalign.t5_finetune.run_tokenizer import run_source_settings
+
+    g = GenerateConfig(history_len=20, decoder_history=["retrieval", "rating"], **IDS)
+    with pytest.raises(RecalignError, match="up to 43 tokens in the decoder") as e:
+        run_source_settings(g, TrainConfig(model="t5-tiny", max_target_length=32))
+    assert e.value.field == "train.max_target_length"
+    assert run_source_settings(g, TrainConfig(model="t5-tiny", max_target_length=43)).history_len == 20

@@ -48,8 +48,29 @@ def run_source_settings(gcfg: GenerateConfig, tcfg: TrainConfig) -> GenerateConf
         raise RecalignError(f"generate.max_source_tokens ({gcfg.max_source_tokens}) differs from "
                             f"train.max_source_length ({tcfg.max_source_length}): the run has one source budget; "
                             "set train.max_source_length only", field="generate.max_source_tokens")
+    need = decoder_tokens(gcfg)
+    if need > tcfg.max_target_length:
+        raise RecalignError(f"generate.decoder_history puts up to {need} tokens in the decoder (history_len "
+                            f"{gcfg.history_len}: the prefix, the answer and EOS) but train.max_target_length is "
+                            f"{tcfg.max_target_length}: training would cut the oldest items that evaluation "
+                            f"reads; raise train.max_target_length to {need} or lower generate.history_len",
+                            field="train.max_target_length")
     src = gcfg.source_tokenizer or ("" if is_preset(tcfg.model) else tcfg.model)
     return dataclasses.replace(gcfg, max_source_tokens=tcfg.max_source_length, source_tokenizer=src)
+
+
+def decoder_tokens(gcfg: GenerateConfig) -> int:
+    """The most tokens a decoder-history example puts in the decoder (0 without ``decoder_history``):
+    one per history item (two with its rating, plus the item to rate), the answer's token and EOS.
+
+    >>> decoder_tokens(GenerateConfig(history_len=10, item_input="id", item_target="id",
+    ...                               decoder_history=["retrieval", "rating"]))
+    23
+    """
+    tasks = set(gcfg.decoder_history or ())
+    if not tasks:
+        return 0
+    return max(gcfg.history_len + 2, 2 * gcfg.history_len + 3 if "rating" in tasks else 0)
 
 
 def tokenizer_sample(split, tasks: Sequence[str], gcfg: GenerateConfig, templates_dirs: Sequence = (),
@@ -90,4 +111,4 @@ def share_tokenizer(run_dir: str | Path, variant_dir: str | Path) -> None:
             shutil.copytree(src, tmp, dirs_exist_ok=True)
 
 
-__all__ = ["run_source_settings", "tokenizer_sample", "ensure_run_tokenizer", "share_tokenizer", "SAMPLE_USERS"]
+__all__ = ["run_source_settings", "decoder_tokens", "tokenizer_sample", "ensure_run_tokenizer", "share_tokenizer", "SAMPLE_USERS"]
