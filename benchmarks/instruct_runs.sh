@@ -26,3 +26,21 @@ export OUT REPO
 flock /tmp/recalign-cpu.lock bash -c "$(declare -f one); one native '' X=1"
 flock /tmp/recalign-cpu.lock bash -c "$(declare -f one); one seed1 '-o train.seed=1 --ablation true' X=1"
 flock /tmp/recalign-cpu.lock bash -c "$(declare -f one); one avx2 '-o train.seed=2' ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2"
+# One table for the three: the seed-0 run directory with every run's fine-tuned results beside its baselines
+# (recalign-t5-seed<i>, recalign-t5-rec-only-seed1), the rating baseline refitted by this checkout (its E[r]
+# columns, paired with the model's), then `recalign compare` (seeds as mean ± std; each run paired by user).
+COMB="$OUT/combined"; rm -rf "$COMB"; cp -r "$OUT/ir-native/runs/ml100k-cpu" "$COMB"; rm -rf "$COMB/results/recalign-t5"
+"$REPO/.venv/bin/python" - "$OUT" "$COMB" <<'PY'
+import json, shutil, sys
+from pathlib import Path
+out, comb = Path(sys.argv[1]), Path(sys.argv[2])
+for run, src, dst in [("native", "recalign-t5", "recalign-t5-seed0"), ("seed1", "recalign-t5", "recalign-t5-seed1"),
+                      ("seed1", "recalign-t5-rec-only", "recalign-t5-rec-only-seed1"),
+                      ("avx2", "recalign-t5", "recalign-t5-seed2")]:
+    d = comb / "results" / dst
+    shutil.copytree(out / f"ir-{run}" / "runs" / "ml100k-cpu" / "results" / src, d)
+    m = json.loads((d / "metrics.json").read_text()); m["model"] = dst
+    (d / "metrics.json").write_text(json.dumps(m, indent=2))
+PY
+"$REPO/.venv/bin/python" -c "from recalign.baselines.bias import run_bias_baseline; run_bias_baseline('$COMB')"
+"$REPO/.venv/bin/recalign" compare "$COMB" > "$OUT/combined.txt" 2>&1
