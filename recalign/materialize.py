@@ -167,20 +167,16 @@ def build_task(split: Split, task: str, cfg: GenerateConfig, templates: list[Tem
     temps = split_templates(templates, task)
     users = list(users) if users is not None else None
     out = {}
-
-    def rendered(rows, temps_, rnd, fit) -> dict[str, list]:
-        return render_task_rows(rows, temps_, task, rnd, cfg, fit)
-
     for which in ("train", "valid", "test"):
         rows = t.build(split, which, cfg, users=users)
         if which == "train":
             rows = cap_rows(rows, cfg.max_train_examples.get(task), task_rng(cfg.seed, task, which, "cap"))
         meta = meta_columns(rows)
-        out[which] = to_dataset({**meta, **rendered(rows, temps["seen"], task_rng(cfg.seed, task, which, "seen"),
-                                                    fits[which])})
+        out[which] = to_dataset({**meta, **render_task_rows(rows, temps["seen"], task,
+                                                            task_rng(cfg.seed, task, which, "seen"), cfg, fits[which])})
         if which != "train":
-            out[f"{which}_unseen"] = to_dataset({**meta, **rendered(
-                rows, temps["unseen"], task_rng(cfg.seed, task, which, "unseen"), fits[f"{which}_unseen"])})
+            out[f"{which}_unseen"] = to_dataset({**meta, **render_task_rows(
+                rows, temps["unseen"], task, task_rng(cfg.seed, task, which, "unseen"), cfg, fits[f"{which}_unseen"])})
     if fitted is not None:
         fitted.update({s: f.stats() for s, f in fits.items() if f is not None})
     return out

@@ -75,13 +75,13 @@ def run_bias_baseline(run_dir: str | Path, name: str = "UserItemBias", grid=(0.0
 
     best = min(grid, key=lambda lam: score(BiasModel(lam, lam).fit(train), valid)["rmse"])
     model = BiasModel(best, best).fit(train)
-    rating = score(model, test)
     # its one prediction, mu + b_u + b_i, is its expected rating: E[r] columns = its own, so the fine-tuned
     # model's RMSE E[r] is paired with it user by user
     pred = np.array([min(hi, max(lo, model.predict(u, i))) for u, i, _ in test])
+    true, users = [r for _, _, r in test], [u for u, _, _ in test]
+    rating = rating_metrics(pred, true)
     rating.update(rmse_expected=rating["rmse"], mae_expected=rating["mae"],
-                  per_user=per_user_rating([u for u, _, _ in test], {"": pred, "_expected": pred},
-                                           [r for _, _, r in test]))
+                  per_user=per_user_rating(users, {"": pred, "_expected": pred}, true))
     result = {"kind": "baseline", "split": "test", "split_fingerprint": split_fingerprint(split),
               "dataset": split_stats(split), "protocol": dict(PROTOCOL),
               "rating": rating, "valid_rating": score(model, valid),

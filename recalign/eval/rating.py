@@ -23,9 +23,9 @@ from tqdm.auto import tqdm
 from ..progress import bars
 from ..tasks import rating as rating_task
 from ..tasks.rating import expected_ratings, fmt_rating, parse_rating
+from ..tasks.layout import prefix_token_ids, split_inputs
 from .metrics import rating_metrics
 from .scoring import score_token_ids
-from ..tasks.layout import prefix_token_ids, split_inputs
 from .trie import item_token_ids
 
 __all__ = ["generate_answers", "scored_ratings", "rating_report", "parse_rating", "fmt_rating"]
