@@ -9,6 +9,7 @@ Layout of ``RUN`` (each path has one property here; nothing else spells them)::
     text/<task>/<split>/        materialized examples (Arrow)
     tokenizer/ checkpoints/ model/ logs/      training
     results/<name>/metrics.json one directory per evaluated model
+    results/<name>/cf_embeddings.safetensors   a BPR/SASRec baseline's embedding tables
     baselines/recbole_data/     the Split as RecBole benchmark files
     stages/<stage>.json         completion markers: what each stage was made from
     report.md/.json/.csv/.png   the comparison; timings.json: stage wall times
@@ -141,6 +142,10 @@ class RunDir:
 
     def metrics(self, name: str) -> Path:
         return self.result(name) / "metrics.json"
+
+    def cf_embeddings(self, name: str) -> Path:
+        """A BPR/SASRec baseline's exported embedding tables (``baselines/cf_embeddings.py``)."""
+        return self.result(name) / "cf_embeddings.safetensors"
 
     @property
     def recbole_data(self) -> Path:

@@ -6,7 +6,8 @@ model → RecBole's trainer epoch by epoch in a loop of ours (``training``: wall
 best state in memory, early stopping on valid NDCG@10 computed by recalign with its masking)
 → the best model's full-sort scores through ``topk_from_scores`` with recalign's masking
 (valid: train items; test: train+valid), after reordering the score columns to recalign's
-catalogue order (``scoring``) → ``RUN/results/<name>/metrics.json``.
+catalogue order (``scoring``) → ``RUN/results/<name>/metrics.json`` (BPR and SASRec also write their
+embedding tables, ``cf_embeddings.safetensors``: ``cf_embeddings``).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .recbole_compat import recbole_api, set_threads
 from .recbole_files import model_config, recbole_config_dict, write_recbole_files
 from .scoring import (check_input_sequences, full_scores, ranking_for, ranking_task_candidates, read_candidates,
                       score_candidates, to_catalogue_order)
-from . import table
+from . import cf_embeddings, table
 from .training import train
 
 
@@ -116,6 +117,12 @@ def run_baseline(run_dir: str | Path, model: str, *, epochs: int | None = None, 
             result["ranking"] = candidate_metrics(cr, per_user=True)
             result["notes"].append("'ranking' = the ranking task's own sampled candidate lists, scored with "
                                    "the model's full-sort scores (ties: list order)")
+    if model in cf_embeddings.SUPPORTED:   # the best epoch's tables, rows in catalogue order (train split only)
+        cf_embeddings.export_cf_embeddings(net, train_data._dataset, model, catalogue, split.users,
+                                           result["split_fingerprint"], run.cf_embeddings(name), tl.best_epoch)
+        result["cf_embeddings"] = run.cf_embeddings(name).name
+    else:   # another model under a name that held BPR/SASRec: its tables are not this result's
+        run.cf_embeddings(name).unlink(missing_ok=True)
     result_dir = write_result(run.root, name, result, test_rank)
     write_json(result_dir / "valid_metrics.json", result["valid_retrieval"])
     return {"model": name, **result}
