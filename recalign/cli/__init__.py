@@ -19,7 +19,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 VERBS = {"data": "data:data", "templates": "templates:templates", "generate": "generate:generate_cmd",
          "train": "train:train_cmd", "evaluate": "evaluate:evaluate_cmd", "baseline": "baseline:baseline",
          "compare": "compare:compare_cmd", "run": "run:run_cmd",
-         "train-embedder": "embed:train_embedder_cmd"}
+         "train-embedder": "embed:train_embedder_cmd", "ilm": "ilm:ilm_cmd"}
 
 
 class LazyGroup(click.Group):
