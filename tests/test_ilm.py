@@ -269,3 +269,22 @@ def test_recalign_ilm_end_to_end_on_a_trained_backbone(ml100k_split, tmp_path):
     assert (run / "ilm" / "mlp" / "item_encoder.safetensors").is_file()
     bad = CliRunner().invoke(main, ["ilm", "--run", str(run), "--arm", "nope"])
     assert bad.exit_code != 0 and "unknown arm 'nope'" in bad.output
+
+
+def test_training_encodes_only_the_batchs_items_and_equals_the_whole_table(tmp_path):
+    tok = _tokenizer(tmp_path)
+    tids = _ids(tok)
+    enc = QFormerItemEncoder([16, 8], 32, width=16, n_queries=2, layers=1, heads=2, dropout=0.0)
+    torch.nn.init.normal_(enc.adaptor.weight, std=1.0)
+    items = SoftItems(enc, _cf(), tids, len(tok))
+    ids = torch.tensor([[tids[2], 5, tids[6], tids[2]], [7, tids[0], 3, 3]])
+    x = torch.randn(2, 4, 32)
+    enc.train()                                      # the per-batch path (gradients on)
+    got = items.add_to(x, ids)
+    got.sum().backward()
+    assert enc.adaptor.weight.grad is not None
+    enc.eval()
+    with torch.no_grad():                            # the whole-table path
+        want = items.add_to(x, ids)
+    assert torch.allclose(got.detach(), want, atol=1e-6)
+    assert torch.equal(got[0, 1], x[0, 1]) and torch.equal(got[1, 2], x[1, 2])   # text positions untouched
