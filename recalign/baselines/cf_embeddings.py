@@ -22,14 +22,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..atomic_io import atomic_path
 from ..data.fingerprint import split_fingerprint
 from ..errors import RecalignError
 from ..run_dir import RunDir
+
+if TYPE_CHECKING:                 # torch loads when a function runs: `recalign data …` never imports it
+    import torch
 
 #: the baselines whose embeddings are exported (BPR: users and items; SASRec: items)
 SUPPORTED = ("BPR", "SASRec")
@@ -65,6 +66,8 @@ def check_model(model: str) -> None:
 
 
 def _rows(tok2id: dict[str, int], tokens: list[str], what: str) -> torch.Tensor:
+    import torch
+
     missing = [t for t in tokens if t not in tok2id]
     if missing:
         raise RecalignError(f"{len(missing)} {what}(s) of the split unknown to RecBole's dataset "

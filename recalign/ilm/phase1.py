@@ -104,7 +104,7 @@ def pretrain(encoder: ItemEncoder, cf: Sequence[torch.Tensor], text_emb: torch.T
         loss.backward()
         opt.step()
         for k, v in terms.items():
-            history[k].append(float(v))
+            history[k].append(float(v.detach()))
         if log and (step + 1) % max(1, steps // 5) == 0:
             log(f"[ilm phase 1] step {step + 1}/{steps}: " + ", ".join(f"{k} {v:.3f}" for k, v in terms.items()))
     encoder.eval()
