@@ -1,16 +1,12 @@
 """``ILMConfig``: the ILM arms and their budgets (``configs/ilm-ml100k-cpu.yaml``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import RecalignError
-from ..t5_finetune.config import MixtureSpec
+from ..t5_finetune.config import MixtureSpec, _h
 
 ENCODERS = ("none", "mlp", "qformer")
-
-
-def _h(help_: str, **kw):
-    return field(metadata={"help": help_}, **kw)
 
 
 @dataclass

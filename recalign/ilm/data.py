@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import torch
@@ -59,8 +58,4 @@ def cooccurring_pairs(split: Split, items: list[str], window: int = 3) -> list[t
     return list(seen)
 
 
-def sample_pairs(pairs: list[tuple[int, int]], n: int, rng: random.Random) -> list[tuple[int, int]]:
-    return [pairs[rng.randrange(len(pairs))] for _ in range(n)]
-
-
-__all__ = ["cf_sources", "cooccurring_pairs", "sample_pairs"]
+__all__ = ["cf_sources", "cooccurring_pairs"]
