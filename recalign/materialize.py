@@ -32,11 +32,12 @@ import datasets
 import pyarrow as pa
 
 from .progress import bars
-from .atomic_io import atomic_path, write_json
+from .atomic_io import atomic_path
 from .data import Split
 from .data.fingerprint import split_fingerprint
 from .errors import RecalignError, nearest
 from .prompts import Template
+from .generated_text import GeneratedText
 from .run_dir import RunDir, fingerprint
 from .tasks import TASKS, GenerateConfig, Meta, load_templates
 from .tasks.fit import SourceFit, load_counter
@@ -206,8 +207,8 @@ def templates_fingerprint(tasks: Sequence[str], templates_dirs: Sequence[str | P
 def generate(split: Split, tasks: Sequence[str], out_dir: str | Path | RunDir,
              config: GenerateConfig | None = None,
              templates_dir: str | Path | Sequence[str | Path] | None = None, jsonl: bool = False,
-             users: Iterable[str] | None = None) -> dict:
-    """Build, render and write ``tasks`` into ``RUN/text``; returns the manifest.
+             users: Iterable[str] | None = None) -> GeneratedText:
+    """Build, render and write ``tasks`` into ``RUN/text``; returns the record (``GeneratedText``).
 
     The manifest (written last; removed while folders change) lists what RUN/text holds for
     training and evaluation. Re-generating into an existing RUN/text rewrites ``tasks``; a task
@@ -230,9 +231,9 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path | RunDir,
     for t in tasks:
         split_templates(templates[t], t)
     split_fp = split_fingerprint(split)
-    old = run.manifest() if run.has_manifest() else {}
-    same_split = old.get("split_fingerprint") == split_fp
-    kept = [t for t in old.get("tasks", []) if same_split and t not in tasks and run.task_dir(t).is_dir()]
+    old = run.generated_text() if run.has_manifest() else None
+    same_split = old is not None and old.split_fingerprint == split_fp
+    kept = [t for t in (old.tasks if old else ()) if same_split and t not in tasks and run.task_dir(t).is_dir()]
     # the manifest marks a complete RUN/text: remove it while folders change underneath
     run.manifest_path.unlink(missing_ok=True)
     counts: dict[str, dict[str, int]] = {}
@@ -250,27 +251,29 @@ def generate(split: Split, tasks: Sequence[str], out_dir: str | Path | RunDir,
     now = {"seed": cfg.seed, "settings": dataclasses.asdict(cfg), "templates_dirs": [str(d) for d in dirs],
            "jsonl": jsonl}
     tfp = {t: fingerprint([x.to_dict() for x in templates[t]]) for t in tasks}
-    manifest = {
-        "format": 2,
-        "dataset": split.dataset.name,
-        "split_fingerprint": split_fp,
-        "tasks": kept + tasks,
-        "seed": cfg.seed,
-        "splits": list(TEXT_SPLITS),
-        "counts": {**{t: old["counts"][t] for t in kept}, **counts},
-        "templates": {**{t: old.get("templates", {}).get(t) for t in kept},
-                      **{t: {s: [x.id for x in templates[t] if x.split == s] for s in ("seen", "unseen")}
-                         for t in tasks}},
-        "templates_fingerprint": {**{t: old.get("templates_fingerprint", {}).get(t) for t in kept}, **tfp},
-        "templates_dirs": now["templates_dirs"],
-        "settings": now["settings"],
-        "columns": list(FEATURES),
-        "jsonl": jsonl,
-        "generated_with": {**{t: old.get("generated_with", {}).get(t) for t in kept}, **{t: now for t in tasks}},
-        "fit": fit_info,
-    }
-    write_json(run.manifest_path, manifest)
-    return manifest
+    prev = old or GeneratedText(tasks=())
+    record = GeneratedText(
+        format=2,
+        dataset=split.dataset.name,
+        split_fingerprint=split_fp,
+        tasks=tuple(kept + tasks),
+        seed=cfg.seed,
+        splits=tuple(TEXT_SPLITS),
+        counts={**{t: prev.counts[t] for t in kept}, **counts},
+        templates={**{t: (prev.templates or {}).get(t) for t in kept},
+                   **{t: {s: [x.id for x in templates[t] if x.split == s] for s in ("seen", "unseen")}
+                      for t in tasks}},
+        templates_fingerprint={**{t: (prev.templates_fingerprint or {}).get(t) for t in kept}, **tfp},
+        templates_dirs=tuple(now["templates_dirs"]),
+        settings=now["settings"],
+        columns=tuple(FEATURES),
+        jsonl=jsonl,
+        generated_with={**{t: (prev.generated_with or {}).get(t) for t in kept}, **{t: now for t in tasks}},
+        fit=fit_info,
+        path=run.manifest_path,
+    )
+    record.write()
+    return record
 
 
 def load_task_data(run_dir: str | Path | RunDir, task: str, split: str) -> datasets.Dataset:

@@ -360,11 +360,11 @@ def _settings(settings: dict) -> dict:
 
 
 def recorded_generate(run: RunDir, tasks: list[str]) -> dict:
-    m = run.manifest()
-    listed = [t for t in tasks if t in m.get("tasks", [])]
-    return {"split_fingerprint": m.get("split_fingerprint"), "settings": _settings(m.get("settings") or {}),
+    m = run.generated_text()
+    listed = [t for t in tasks if m.lists(t)]
+    return {"split_fingerprint": m.split_fingerprint, "settings": _settings(m.settings or {}),
             "tasks": sorted(listed),
-            "templates_fingerprint": {t: (m.get("templates_fingerprint") or {}).get(t) for t in tasks}}
+            "templates_fingerprint": {t: (m.templates_fingerprint or {}).get(t) for t in tasks}}
 
 
 def train_inputs(run: RunDir, tcfg: TrainConfig) -> dict:
@@ -422,7 +422,7 @@ def _run(cfg: RunConfig, run_dir: RunDir, echo: Callable[[str], None]) -> dict:
 
     stage("generate", run_dir.manifest_path, _generate, run_dir.text,
           inputs=gen_in, recorded=recorded_generate(run_dir, tasks) if run_dir.has_manifest() else {})
-    for line in fit_lines(run_dir.manifest().get("fit")):
+    for line in fit_lines(run_dir.generated_text().fit):
         echo(line)
 
     variants = [(v.suffix, run_dir.variant(v.subdir) if v.subdir else run_dir, v.tasks, v.seed_offset)

@@ -64,17 +64,17 @@ class RunText:
         """What ``RUN/text/manifest.json`` records for ``task`` (its ``generated_with`` entry, else the
         manifest's settings and template directories)."""
         run = RunDir(run_dir)
-        m = run.manifest()
-        if task is not None and task in TASKS and task not in m.get("tasks", []):
-            listed = m.get("tasks", [])
+        m = run.generated_text()
+        if task is not None and task in TASKS and not m.lists(task):
+            listed = list(m.tasks)
             raise RecalignError(f"task {task!r} was not generated in {run_dir} (generated: "
                                 f"{', '.join(listed) or 'none'}).{nearest(task, listed)}", path=run.manifest_path)
-        rec = (m.get("generated_with") or {}).get(task or "") or m
+        rec = m.task_settings(task or "")
         known = {f.name for f in dataclasses.fields(GenerateConfig)}
         cfg = GenerateConfig(**{k: v for k, v in (rec.get("settings") or {}).items() if k in known})
-        if cfg.max_source_tokens and not (m.get("fit") or {}).get("tokenizer"):
+        if cfg.max_source_tokens and not (m.fit or {}).get("tokenizer"):
             cfg = dataclasses.replace(cfg, max_source_tokens=0)     # generate had no tokenizer: nothing fitted
-        return cls(cfg, [str(d) for d in rec.get("templates_dirs") or []], run, m.get("dataset", "ml-100k"),
+        return cls(cfg, [str(d) for d in rec.get("templates_dirs") or []], run, m.dataset or "ml-100k",
                    source=f"run directory {run_dir} (manifest)")
 
     def split(self) -> Split:

@@ -213,15 +213,23 @@ class RunDir:
     def has_manifest(self) -> bool:
         return self.manifest_path.is_file()
 
+    def generated_text(self):
+        """``RUN/text/manifest.json`` as the typed record (``generated_text.GeneratedText``): what
+        ``generate`` made (tasks, counts, settings, item rule, fitting) and with what."""
+        from .generated_text import GeneratedText
+
+        return GeneratedText.read(self.manifest_path)
+
+    def query_text(self):
+        """``RUN/embed/text/manifest.json`` (the embedder's query tasks) as the typed record."""
+        from .generated_text import GeneratedText
+
+        return GeneratedText.read(self.root / "embed" / "text" / "manifest.json")
+
     def manifest(self) -> dict:
-        """``RUN/text/manifest.json``: the list of what ``generate`` made (tasks, counts, settings)."""
-        if not self.manifest_path.is_file():
-            raise RecalignError("no generated text here (manifest.json missing): run `recalign generate` first",
-                                path=self.manifest_path)
-        try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except ValueError as e:
-            raise RecalignError(f"unreadable manifest ({e})", path=self.manifest_path) from None
+        """``RUN/text/manifest.json`` as its JSON mapping (``generated_text().to_dict()``); readers take
+        ``generated_text()``."""
+        return self.generated_text().to_dict()
 
     def check_text_current(self) -> None:
         """Refuse (one line) when RUN/text was generated from another split than RUN/data holds now
@@ -230,7 +238,7 @@ class RunDir:
             return
         from .data.fingerprint import split_fingerprint   # lazy: reads the split
 
-        made, now = self.manifest().get("split_fingerprint"), split_fingerprint(self.data)
+        made, now = self.generated_text().split_fingerprint, split_fingerprint(self.data)
         if made and made != now:
             raise RecalignError(f"{self.text} was generated from another split than {self.data} holds now (split "
                                 f"fingerprint {made} → {now}: the data was prepared again since): run `recalign "
@@ -257,7 +265,7 @@ class RunDir:
 
     def generated_tasks(self) -> list[str]:
         """The tasks the manifest lists (what training and evaluation may read), in order."""
-        return list(self.manifest().get("tasks", []))
+        return list(self.generated_text().tasks)
 
     # ---- writing: permission, lock, leftovers ------------------------------------------------------------------
     def check_writable(self) -> None:

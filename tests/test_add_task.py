@@ -44,7 +44,7 @@ def evaluate_first(ctx: EvalContext, rows: list[dict]) -> dict:
     """Rank the history's items by likelihood; HR@1 = the first one on top."""
     M = ctx.metrics
     cands = [[str(c) for c in r["candidates"]] for r in rows]
-    scores = ctx.score_candidates([r["input"] for r in rows], cands, desc="first")
+    scores = ctx.score_candidates(rows, cands, desc="first")
     ranked = [rank_by_score(c, s.logp) for c, s in zip(cands, scores)]
     m = M.candidate_metrics(M.Ranking([str(r["user"]) for r in rows], ranked, [str(r["target_item"]) for r in rows]),
                             ks=(1,))
@@ -82,7 +82,7 @@ def test_a_new_task_runs_generate_train_evaluate_compare(first_task, tiny_split,
     run = tmp_path / "run"
     write_split(tiny_split, run / "data")
     manifest = generate(tiny_split, ["retrieval", "first"], run, GenerateConfig(progress=False))
-    assert manifest["tasks"] == ["retrieval", "first"] and manifest["counts"]["first"]["test"] == 3
+    assert manifest.tasks == ("retrieval", "first") and manifest.counts["first"]["test"] == 3
     row = load_task_data(run, "first", "test")[0]
     assert row["input"] == "Of Toy Story, Heat, Alien, Fargo, which did the user try first?"
     assert row["target"] == "Toy Story" and row["_task"] == "first"

@@ -158,3 +158,54 @@ def test_cli_evaluate_loads_the_checkpoint(run_and_model):
     assert scores("cli") == scores("in-memory") != scores("fresh")
     bad = CliRunner().invoke(main, ["evaluate", "--run", str(run), "--tasks", "retrival"])
     assert bad.exit_code != 0 and "retrieval" in bad.output
+
+
+def test_every_operation_takes_the_rows_through_one_encode(run_and_model):
+    """The model seam: every operation (beam search, exact scoring, candidate scoring, greedy answers,
+    scored ratings) hands the task's rows to one ``encode``; the text encoding passed explicitly gives
+    the very metrics of the default, and an encoding that reads a row's items changes only the users
+    whose input holds that item."""
+    import torch
+
+    from recalign.eval.evaluate import evaluate
+    from recalign.eval.inputs import encode_texts
+
+    run, model, tok, split = run_and_model
+    kw = dict(model=model, tokenizer=tok, beam=20, exact=True, progress=False, templates=("seen",))
+    seen: list[dict] = []
+
+    def recording(rows):
+        seen.extend(rows)
+        return encode_texts(tok, rows, device="cpu")
+
+    base = evaluate(run, "test", name="seam-default", **kw)
+    same = evaluate(run, "test", name="seam-text", encode=recording, **kw)
+    for sec in ("retrieval", "retrieval_exact", "ranking", "rating"):
+        a, b = dict(base[sec]), dict(same[sec])
+        for m in (a, b):
+            for k in ("wall_s", "users_per_s", "per_user"):
+                m.pop(k, None)
+        assert a == b, sec
+    assert seen and all(isinstance(r, dict) and "history" in r and "candidates" in r for r in seen)
+    assert {r["_task"] for r in seen} == {"retrieval", "ranking", "rating"}
+
+    # an encoding that reads the rows' items: a shift of the input embeddings where the history holds `item`
+    item = split.history(split.users[0], "test")[0]
+    holds = {u for u in split.users if item in split.history(u, "test")}
+    assert 0 < len(holds) < len(split.users)
+    emb = model.get_input_embeddings()
+
+    def item_aware(rows):
+        enc = encode_texts(tok, rows, device="cpu")
+        x = emb(enc.model_kwargs.pop("input_ids"))
+        shift = torch.tensor([[float(item in r["history"])] for r in rows]).unsqueeze(-1)
+        enc.model_kwargs["inputs_embeds"] = x + 0.5 * shift
+        return enc
+
+    evaluate(run, "test", name="seam-items", encode=item_aware, tasks=("retrieval",), **kw)
+
+    def scores(name):
+        return {p["user"]: p["scores"] for p in _lines(run / "results" / name / "predictions_retrieval_exact_test.jsonl")}
+
+    a, b = scores("seam-default"), scores("seam-items")
+    assert all((a[u] != b[u]) == (u in holds) for u in split.users)

@@ -137,12 +137,12 @@ def test_generate_layout_determinism_and_unseen(tiny_split, tmp_path):
     saved = json.loads((tmp_path / "a" / "text" / "manifest.json").read_text())
     assert saved["tasks"] == tasks and saved["seed"] == 0
     assert saved["counts"]["retrieval"] == {"train": 3, "valid": 3, "test": 3, "valid_unseen": 3, "test_unseen": 3}
-    assert saved["counts"]["mim"]["train"] == 2 and m1["counts"] == saved["counts"]
-    assert m1["templates"]["mlm"]["unseen"] == ["mlm-unseen-01", "mlm-unseen-02"]
+    assert saved["counts"]["mim"]["train"] == 2 and m1.counts == saved["counts"] and m1.to_dict() == saved
+    assert m1.templates["mlm"]["unseen"] == ["mlm-unseen-01", "mlm-unseen-02"]
     assert (tmp_path / "a" / "text" / "bpr" / "train.jsonl").is_file()
     differs = False
     for task in tasks:
-        for s in m1["splits"]:
+        for s in m1.splits:
             a = _rows(load_task_data(tmp_path / "a", task, s))
             assert a == _rows(load_task_data(tmp_path / "b", task, s))
             differs |= a != _rows(load_task_data(tmp_path / "c", task, s))
@@ -164,7 +164,7 @@ def test_generate_layout_determinism_and_unseen(tiny_split, tmp_path):
 def test_caps(tiny_split, tmp_path):
     cfg = GenerateConfig(train_per_user={"retrieval": 1}, max_train_examples={"bpr": 2}, progress=False)
     m = generate(tiny_split, ["retrieval", "bpr"], tmp_path, cfg)
-    assert m["counts"]["retrieval"]["train"] == 2 and m["counts"]["bpr"]["train"] == 2
+    assert m.counts["retrieval"]["train"] == 2 and m.count("bpr", "train") == 2
     assert load_task_data(tmp_path, "retrieval", "train")["target"] == ["Alien", "Hamlet (1996)"]
 
 

@@ -29,7 +29,7 @@ def test_no_leakage(ml100k_split, ml100k_text, task):
     touched = {u: set(sp.sequences[u].items) for u in sp.users}
     for split in SPLITS:
         ds = load_task_data(run, task, split)
-        assert len(ds) == manifest["counts"][task][split] > 0
+        assert len(ds) == manifest.counts[task][split] > 0
         base = split.replace("_unseen", "")
         if base != "train":
             assert len(ds) <= len(sp.users) and len(set(ds["user"])) == len(ds)  # one per user
@@ -61,7 +61,7 @@ def test_no_leakage(ml100k_split, ml100k_text, task):
 
 def test_sizes_and_templates(ml100k_text):
     _, manifest = ml100k_text
-    c = manifest["counts"]
+    c = manifest.counts
     assert c["retrieval"]["train"] == c["ranking"]["train"] == c["bpr"]["train"] > 90_000
     assert c["retrieval"]["test"] == 943 and c["mlm"]["train"] > 10_000
-    assert all(len(v["seen"]) >= 6 and len(v["unseen"]) >= 2 for v in manifest["templates"].values())
+    assert all(len(v["seen"]) >= 6 and len(v["unseen"]) >= 2 for v in manifest.templates.values())

@@ -348,8 +348,8 @@ def test_generate_queries_counts_refusals_and_reruns_identically(serve, qsplit, 
         m = generate_queries(qsplit, tmp_path / d, ["nm2i"], cfg)
         return m, {s: load_queries(tmp_path / d, "nm2i", s)["query"] for s in ("train", "test")}
     m1, q1 = bounded(60, run, "run")[0]
-    assert m1["writer"]["refusal"] == 1 and m1["writer"]["rule_written"] == 1
-    assert m1["writer"]["answered"] == m1["writer"]["prompts"] - m1["writer"]["cached"] - 1
+    assert m1.writer["refusal"] == 1 and m1.writer["rule_written"] == 1
+    assert m1.writer["answered"] == m1.writer["prompts"] - m1.writer["cached"] - 1
     assert not any("sorry" in q.lower() for qs in q1.values() for q in qs)              # never trained on
     echoed = capsys.readouterr().out.strip().splitlines()
     assert "1 refusals" in echoed[-1] and "written by the rules instead" in echoed[-1]
@@ -359,9 +359,9 @@ def test_generate_queries_counts_refusals_and_reruns_identically(serve, qsplit, 
     assert cached_files == n - 1                    # one file per answered prompt; the refusal is not there
     srv.modes[:] = ["counter"]
     m2, q2 = bounded(60, run, "run")[0]            # the same run dir: its cache answers all but the refused prompt
-    assert len(srv.requests) == n + 1 and m2["writer"]["cached"] == m2["writer"]["prompts"] - 1
+    assert len(srv.requests) == n + 1 and m2.writer["cached"] == m2.writer["prompts"] - 1
     assert sum(1 for _ in cache.rglob("*.json")) == cached_files + 1
     m3, q3 = bounded(60, run, "run")[0]            # now every prompt is cached: same queries, no call
-    assert len(srv.requests) == n + 1 and m3["writer"]["calls"] == 0
+    assert len(srv.requests) == n + 1 and m3.writer["calls"] == 0
     m4, q4 = bounded(60, run, "run")[0]
-    assert q3 == q4 and m3["counts"] == m1["counts"]
+    assert q3 == q4 and m3.counts == m1.counts

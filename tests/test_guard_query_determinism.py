@@ -31,7 +31,7 @@ m = generate_queries(split, sys.argv[2], None, QueryConfig(eval_items=20, seed=3
 out = {}
 for f in sorted(Path(sys.argv[2], "embed", "text").rglob("*.arrow")):
     out[str(f.relative_to(Path(sys.argv[2], "embed", "text")))] = hashlib.sha256(f.read_bytes()).hexdigest()
-print(json.dumps({"files": out, "manifest": m}, sort_keys=True))
+print(json.dumps({"files": out, "manifest": m.to_dict()}, sort_keys=True))
 """
 
 
@@ -86,4 +86,4 @@ def test_num_negatives_checked_against_the_catalogue_before_any_work(tmp_path):
     m = generate_queries(split, run, ["nm2i"], QueryConfig(num_negatives=n - 1, eval_items=5))   # the most there is
     from recalign.embed.data import load_queries
     negs = load_queries(run, "nm2i", "test")["negative_ids"]
-    assert m["counts"]["nm2i"]["test"] == 5 and all(len(x) == n - 1 == len(set(x)) for x in negs)
+    assert m.counts["nm2i"]["test"] == 5 and all(len(x) == n - 1 == len(set(x)) for x in negs)

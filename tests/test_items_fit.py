@@ -70,17 +70,17 @@ def test_generate_fits_and_reports(tiny_split, tmp_path):
     tk = __import__("transformers").AutoTokenizer.from_pretrained(str(tmp_path / "tk"))
     free = generate(tiny_split, ["retrieval", "ranking"], run, GenerateConfig(history_len=5, num_candidates=3,
                                                                               progress=False))
-    assert "fit" not in free or not free["fit"]                                   # no budget: nothing fitted
+    assert not free.fit                                   # no budget: nothing fitted
     lengths = sorted(len(tk(r["input"])["input_ids"]) for r in load_task_data(run, "ranking", "train"))
     budget = lengths[len(lengths) // 2]        # the median: the longer half must be shortened
     cfg = GenerateConfig(history_len=5, num_candidates=3, progress=False, max_source_tokens=budget,
                          source_tokenizer=str(tmp_path / "tk"))
     m = generate(tiny_split, ["retrieval", "ranking"], run, cfg)
-    got = m["fit"]["tasks"]["ranking"]["train"]
-    assert m["fit"]["budget"] == budget and got["shortened"] + got["over_budget"] > 0, m["fit"]
+    got = m.fit["tasks"]["ranking"]["train"]
+    assert m.fit["budget"] == budget and got["shortened"] + got["over_budget"] > 0, m.fit
     for task in ("retrieval", "ranking"):
         for s in ("train", "test", "test_unseen"):
             for r in load_task_data(run, task, s):
                 n = len(tk(r["input"])["input_ids"])
-                assert n <= budget or m["fit"]["tasks"][task][s]["over_budget"], (task, s, r["input"])
-    json.dumps(m)
+                assert n <= budget or m.fit["tasks"][task][s]["over_budget"], (task, s, r["input"])
+    json.dumps(m.to_dict())

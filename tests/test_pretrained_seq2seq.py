@@ -116,7 +116,7 @@ def test_generate_train_evaluate_on_the_tiny_fixture(tiny_split, tmp_path, item_
     gcfg = run_source_settings(GenerateConfig(item_input="id+title", item_target=item_target, history_len=4,
                                               progress=False), tcfg)
     manifest = generate(tiny_split, ["retrieval", "mlm"], run, gcfg)
-    assert manifest["fit"]["budget"] == 96 if "fit" in manifest else True
+    assert manifest.fit["budget"] == 96 if manifest.fit else True
     out = train(tcfg, run)
     info = json.loads((out / "recalign_train.json").read_text())
     assert info["global_step"] == 3 and info["train_loss"] > 0

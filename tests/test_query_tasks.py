@@ -265,7 +265,7 @@ def test_generate_queries_materializes(qsplit, tmp_path):
     from recalign.embed.data import QUERY_SPLITS, generate_queries, load_queries
 
     m = generate_queries(qsplit, tmp_path / "run", ["uh2i", "vc2i"], CFG)
-    assert m["tasks"] == ["uh2i", "vc2i"] and m["counts"]["uh2i"]["test"] == len(qsplit.users)
+    assert m.tasks == ("uh2i", "vc2i") and m.counts["uh2i"]["test"] == len(qsplit.users)
     for s in QUERY_SPLITS:
         ds = load_queries(tmp_path / "run", "vc2i", s)
         assert set(ds.column_names) >= {"query", "positive", "negatives", "positive_id", "conditions"}

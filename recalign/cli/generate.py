@@ -96,17 +96,17 @@ def generate_cmd(dataset: str, tasks: str | None, run_dir: str, templates_dir: t
             ensure_run_tokenizer(run.root, split, names, cfg, tcfg, list(templates_dir))
         manifest = generate(split, names, run, cfg, list(templates_dir), jsonl=jsonl)
     dt = time.perf_counter() - t0
-    splits = manifest["splits"]
+    splits = list(manifest.splits or ())
     click.echo(f"{'task':<10}" + "".join(f"{s:>14}" for s in splits))
     done = list(dict.fromkeys(names))
     for t in done:
-        c = manifest["counts"][t]
+        c = manifest.counts[t]
         click.echo(f"{t:<10}" + "".join(f"{c[s]:>14,}" for s in splits))
-    total = sum(sum(manifest["counts"][t].values()) for t in done)
-    kept = [t for t in manifest["tasks"] if t not in done]
+    total = sum(sum(manifest.counts[t].values()) for t in done)
+    kept = [t for t in manifest.tasks if t not in done]
     if kept:
         click.echo(f"kept (same data, still in the manifest): {', '.join(kept)}")
     click.echo(f"wrote {total:,} examples to {run_dir}/text in {dt:.1f} s")
-    for line in fit_lines(manifest.get("fit")):     # inputs fitted to the source budget (tasks/fit.py)
+    for line in fit_lines(manifest.fit):     # inputs fitted to the source budget (tasks/fit.py)
         click.echo(line)
 

@@ -70,7 +70,7 @@ def train_cmd(config_path: str, run_dir: str, overrides: tuple[str, ...], deepsp
                    f"configured run ({info.get('cpu') or 'this machine'}, {info.get('precision')})")
         click.echo(f"trained {info['model']} for {info['global_step']}/{info['max_steps']} steps{why}; "
                    f"best valid loss {info['best_metric']}; saved {out}")
-        for line in fit_lines(run.manifest().get("fit") if run.has_manifest() else None):
+        for line in fit_lines(run.generated_text().fit if run.has_manifest() else None):
             click.echo(line)                  # what generate shortened to fit max_source_length
         if info.get("sources_at_max_length"):
             click.echo(f"note: {info['sources_at_max_length']:,} training inputs reach max_source_length "

@@ -18,7 +18,7 @@ from typing import Sequence
 import datasets
 import pyarrow as pa
 
-from ..atomic_io import write_json
+from ..generated_text import GeneratedText
 from ..data import Split
 from ..data.fingerprint import split_fingerprint
 from ..errors import RecalignError
@@ -94,10 +94,10 @@ def build_query_task(split: Split, task: str, cfg: QueryConfig) -> dict[str, dat
 
 
 def generate_queries(split: Split, run_dir: str | Path | RunDir, tasks: Sequence[str] | None = None,
-                     cfg: QueryConfig | None = None) -> dict:
-    """Build, render and write the query tasks into ``RUN/embed/text``; returns the manifest
+                     cfg: QueryConfig | None = None) -> GeneratedText:
+    """Build, render and write the query tasks into ``RUN/embed/text``; returns its record
     (written last; removed while the folders change). With an LLM writer, its counts
-    (``manifest["writer"]``: answers, cache hits, refusals written by the rules instead) are
+    (``record.writer``: answers, cache hits, refusals written by the rules instead) are
     also echoed as one line."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     cfg = cfg or QueryConfig()
@@ -115,15 +115,17 @@ def generate_queries(split: Split, run_dir: str | Path | RunDir, tasks: Sequence
                 for s in QUERY_SPLITS:
                     save(data[s], text_dir(run) / task / s)
             counts[task] = {s: len(data[s]) for s in QUERY_SPLITS}
-    manifest = {"format": 1, "dataset": split.dataset.name, "split_fingerprint": split_fingerprint(split),
-                "tasks": names, "splits": list(QUERY_SPLITS), "counts": counts,
-                "settings": dataclasses.asdict(cfg), "columns": list(FEATURES)}
     w = session["writer"]
-    if w is not None and hasattr(w, "stats") and not w.dry_run:
-        manifest["writer"] = {"name": w.name, "endpoint": w.endpoint, **w.stats}
+    wrote = w is not None and hasattr(w, "stats") and not w.dry_run
+    record = GeneratedText(format=1, dataset=split.dataset.name, split_fingerprint=split_fingerprint(split),
+                           tasks=tuple(names), splits=tuple(QUERY_SPLITS), counts=counts,
+                           settings=dataclasses.asdict(cfg), columns=tuple(FEATURES),
+                           writer={"name": w.name, "endpoint": w.endpoint, **w.stats} if wrote else None,
+                           path=manifest_path)
+    if wrote:
         w.echo(w.report())
-    write_json(manifest_path, manifest)
-    return manifest
+    record.write()
+    return record
 
 
 def load_queries(run_dir: str | Path | RunDir, task: str, which: str) -> datasets.Dataset:

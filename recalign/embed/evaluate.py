@@ -28,9 +28,9 @@ from ..run_dir import RunDir
 from ..tasks.query import COVERAGE_TASKS, Catalogue, conditions_from_json, holds_all
 from .config import EmbedConfig
 from .data import load_queries, task_names
-from .items import item_text, query_text
+from .items import item_text
 from .model import PRESETS, load_embedder, result_name
-from .retrieve import ItemIndex, autocast, encode
+from .retrieve import ItemIndex, autocast, encode_rows
 from .train import arm_dir, check_trained, instruction
 
 KS = (5, 10, 20)
@@ -59,7 +59,7 @@ def evaluate_task(model, index: ItemIndex, cat: Catalogue, run: RunDir, task: st
         return {"queries": 0}
     inst = instruction(task, cfg)
     t0 = time.perf_counter()
-    q = encode(model, [query_text(x, inst) for x in ds["query"]], cfg.encode_batch_size)
+    q = encode_rows(model, ds.select_columns(["query"]).to_list(), inst, cfg.encode_batch_size)
     enc_s = time.perf_counter() - t0
     users = [u or f"q{i}" for i, u in enumerate(ds["user"])]
     ranked = index.rank(q, ds["history"], max(KS), use_faiss=cfg.faiss)

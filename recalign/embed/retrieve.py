@@ -7,7 +7,7 @@ L2-normalised, so a matrix product), full ranking through ``eval.metrics.topk_fr
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -68,4 +68,13 @@ def encode(model, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
     return np.asarray(emb, dtype=np.float32)
 
 
-__all__ = ["ItemIndex", "encode", "autocast"]
+def encode_rows(model, rows: Sequence[Mapping], instruction: str | None, batch_size: int = 128) -> np.ndarray:
+    """The embedder's one encode function for query rows (``RUN/embed/text`` rows: ``query`` plus the
+    items it names): each query in E5's instruction form (``items.query_text``), unit-norm. The seq2seq
+    models' counterpart is ``eval.inputs.encode_texts``: both take the rows, not bare strings."""
+    from .items import query_text
+
+    return encode(model, [query_text(str(r["query"]), instruction) for r in rows], batch_size)
+
+
+__all__ = ["ItemIndex", "encode", "encode_rows", "autocast"]

@@ -22,7 +22,7 @@ from ..errors import RecalignError
 from ..run_dir import RunDir
 from ..tasks.registry import QUERY_TASKS
 from .config import EmbedConfig
-from .data import embed_dir, generate_queries, load_queries, task_names, text_dir
+from .data import embed_dir, generate_queries, load_queries, task_names
 from .items import item_text, query_text
 from .loss import HardNegativeLoss
 from .model import PRESETS, build_preset, load_embedder
@@ -100,10 +100,10 @@ def train_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None,
     t0 = time.perf_counter()
     if generate:
         manifest = generate_queries(split, run, tasks, cfg.query)
-        log(f"query tasks: {sum(c['train'] for c in manifest['counts'].values())} train queries over {len(tasks)} "
+        log(f"query tasks: {sum(c['train'] for c in manifest.counts.values())} train queries over {len(tasks)} "
             f"tasks ({time.perf_counter() - t0:.1f} s)")
     else:
-        manifest = json.loads((text_dir(run) / "manifest.json").read_text())
+        manifest = run.query_text()
     gen_s = time.perf_counter() - t0
     cols = training_columns(run, cfg, tasks)
     if not cols["anchor"]:
@@ -143,7 +143,7 @@ def train_embedder(run_dir: str | Path | RunDir, cfg: EmbedConfig | None = None,
             "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
             "temperature": cfg.temperature, "in_batch_negatives": cfg.in_batch_negatives,
             "instruction": cfg.instruction, "learning_rate": cfg.learning_rate, "bf16": cfg.bf16,
-            "split_fingerprint": manifest["split_fingerprint"]}
+            "split_fingerprint": manifest.split_fingerprint}
     write_json(out / "train_info.json", info)
     log(f"trained {steps} steps in {train_s:.1f} s ({info['examples_per_s']} queries/s); loss "
         f"{info['first_loss']} → {info['last_loss']}; saved {out}")

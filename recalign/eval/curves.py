@@ -73,7 +73,7 @@ def curve_evaluator(run_dir: str | Path, users: int = 100, seed: int = 0, beam: 
     targets = [str(r["target_item"]) for r in rows]
     inputs = [r["input"] for r in rows]
     masks = [masking_set(split, u, "valid", r) for u, r in zip(names, rows)]
-    rule = ItemRule.from_settings(run.manifest().get("settings") if run.has_manifest() else None)
+    rule = run.generated_text().item_rule if run.has_manifest() else ItemRule()
     titles = ItemWriter(split.items, rule).target   # what the model generates per item (tasks/items.py)
     tries: dict[int, TitleTrie] = {}
 

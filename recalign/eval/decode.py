@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from ..progress import bars
 from ..tasks.layout import refuse_prefix
+from .inputs import Encode, Row, input_texts, text_encoder
 from .trie import Exclusion, TitleTrie
 
 DEFAULT_BEAM = 20
@@ -58,18 +59,20 @@ def _generation_config(model, *, beam: int, length_penalty: float, max_new_token
 
 
 @torch.inference_mode()
-def constrained_beam_search(model, tokenizer, inputs: Sequence[str], trie: TitleTrie,
+def constrained_beam_search(model, tokenizer, inputs: Sequence[Row], trie: TitleTrie,
                             exclusions: Sequence[Exclusion | None] | None = None, *,
                             beam: int = DEFAULT_BEAM, length_penalty: float = DEFAULT_LENGTH_PENALTY,
                             batch_size: int = 16, max_input_length: int = 512,
-                            progress: bool = False) -> list[list[tuple[str, float]]]:
-    """Rank items for each input text by trie-constrained beam search.
+                            progress: bool = False, encode: Encode | None = None) -> list[list[tuple[str, float]]]:
+    """Rank items for each input (a row or its text, encoded by ``encode``; default: the text
+    encoding, ``eval.inputs``) by trie-constrained beam search.
 
     Returns, per input, ``[(item_id, score), ...]`` best first: at most ``beam`` items, never
     an excluded one, each item once. Inputs are batched (sorted by length to limit padding);
     the output keeps the input order.
     """
-    refuse_prefix(inputs, "trie-constrained beam search")
+    texts = input_texts(inputs)
+    refuse_prefix(texts, "trie-constrained beam search")
     n = len(inputs)
     if exclusions is None:
         exclusions = [None] * n
@@ -81,15 +84,15 @@ def constrained_beam_search(model, tokenizer, inputs: Sequence[str], trie: Title
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else model.config.pad_token_id
     gc = _generation_config(model, beam=beam, length_penalty=length_penalty, max_new_tokens=trie.max_len,
                             eos=eos, pad=pad)
-    lengths = [len(x) for x in tokenizer(list(inputs), truncation=True, max_length=max_input_length)["input_ids"]]
+    encode = encode or text_encoder(tokenizer, device, max_input_length)
+    lengths = [len(x) for x in tokenizer(texts, truncation=True, max_length=max_input_length)["input_ids"]]
     order = sorted(range(n), key=lambda i: -lengths[i])
     results: list[list[tuple[str, float]]] = [[] for _ in range(n)]
     bar = _progress(n, f"beam search (beam {beam})", progress)
     for s in range(0, n, batch_size):
         idx = order[s:s + batch_size]
         exs = [exclusions[i] for i in idx]
-        enc = tokenizer([inputs[i] for i in idx], return_tensors="pt", padding=True, truncation=True,
-                        max_length=max_input_length).to(device)
+        enc = encode([inputs[i] for i in idx]).model_kwargs
 
         def allowed(batch_id: int, sent: torch.Tensor, _exs=exs) -> list[int]:
             node = trie.node(sent.tolist()[1:])   # position 0 is the decoder start token

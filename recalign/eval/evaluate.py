@@ -37,6 +37,7 @@ from ..tasks import TASKS, EvalOptions
 from ..tasks.items import ItemRule, ItemWriter
 from . import metrics as metric_fns
 from .decode import DEFAULT_BEAM, DEFAULT_LENGTH_PENALTY, constrained_beam_search
+from .inputs import Encode, Encoded, Row, encode_texts
 from .item_rank import atomic_token_ids, rank_items
 from .rating import generate_answers
 from . import distributed
@@ -56,8 +57,9 @@ class ModelContext:
     metrics: ModuleType = metric_fns
 
     def __init__(self, model, tokenizer, split, options: EvalOptions, out_dir: Path, notes: list[str],
-                 items: ItemRule | None = None) -> None:
+                 items: ItemRule | None = None, encode: Encode | None = None) -> None:
         self.model, self.tokenizer, self.split, self.options = model, tokenizer, split, options
+        self._encode = encode
         self.out_dir, self.notes = out_dir, notes
         self.which, self.data_split = "test", "test"
         self._trie: TitleTrie | None = None
@@ -78,64 +80,73 @@ class ModelContext:
         """Longest title in tokens (+EOS), or None when no task ranked the catalogue."""
         return self._trie.max_len if self._trie else None
 
-    def rank_catalogue(self, inputs: Sequence[str], exclude: Sequence[Sequence[str]]) -> list[list[tuple[str, float]]]:
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def encode(self, rows: Sequence[Row]) -> Encoded:
+        """The one encode function every operation below uses: rows (or their input texts) → model
+        inputs (``eval.inputs.encode_texts``). A model that reads more than text overrides it: it sees
+        the rows, so it knows the items each input holds."""
+        if self._encode is not None:
+            return self._encode(rows)
+        return encode_texts(self.tokenizer, rows, device=self.device)
+
+    def rank_catalogue(self, rows: Sequence[Row], exclude: Sequence[Sequence[str]]) -> list[list[tuple[str, float]]]:
         o = self.options
         if self.item_rule.atomic_target:  # one decoder step, exact full ranking (eval/item_rank.py)
-            return self._rank_items(inputs, exclude, max(o.beam, *o.ks))
-        return constrained_beam_search(self.model, self.tokenizer, list(inputs), self.trie,
+            return self._rank_items(rows, exclude, max(o.beam, *o.ks))
+        return constrained_beam_search(self.model, self.tokenizer, list(rows), self.trie,
                                        [self.trie.exclusion(m) for m in exclude], beam=o.beam,
                                        length_penalty=o.length_penalty, batch_size=o.batch_size,
-                                       progress=o.progress)
+                                       progress=o.progress, encode=self.encode)
 
-    def rank_catalogue_exact(self, inputs: Sequence[str], exclude: Sequence[Sequence[str]],
+    def rank_catalogue_exact(self, rows: Sequence[Row], exclude: Sequence[Sequence[str]],
                              top_k: int) -> list[list[tuple[str, float]]]:
         if self.item_rule.atomic_target:
-            return self._rank_items(inputs, exclude, top_k)
-        return exact_rankings(self.model, self.tokenizer, list(inputs), self.trie,
+            return self._rank_items(rows, exclude, top_k)
+        return exact_rankings(self.model, self.tokenizer, list(rows), self.trie,
                               [self.trie.exclusion(m) for m in exclude], top_k=top_k,
-                              progress=self.options.progress)
+                              progress=self.options.progress, encode=self.encode)
 
-    def _rank_items(self, inputs: Sequence[str], exclude: Sequence[Sequence[str]], top_k: int):
+    def _rank_items(self, rows: Sequence[Row], exclude: Sequence[Sequence[str]], top_k: int):
         items, ids = atomic_token_ids(self.item_texts, self.tokenizer)
-        return rank_items(self.model, self.tokenizer, list(inputs), items, ids, exclude, top_k=top_k,
-                          batch_size=max(self.options.batch_size, 64), progress=self.options.progress)
+        return rank_items(self.model, self.tokenizer, list(rows), items, ids, exclude, top_k=top_k,
+                          batch_size=max(self.options.batch_size, 64), progress=self.options.progress,
+                          encode=self.encode)
 
-    def score_candidates(self, inputs: Sequence[str], candidates: Sequence[Sequence[str]],
+    def score_candidates(self, rows: Sequence[Row], candidates: Sequence[Sequence[str]],
                          desc: str = "scoring") -> list[Scores]:
         titles = self.item_texts  # each candidate scored as the text the model generates for it
-        return score_titles(self.model, self.tokenizer, list(inputs), [list(c) for c in candidates], titles,
-                            user_batch_size=self.options.batch_size, progress=self.options.progress, desc=desc)
+        return score_titles(self.model, self.tokenizer, list(rows), [list(c) for c in candidates], titles,
+                            user_batch_size=self.options.batch_size, progress=self.options.progress, desc=desc,
+                            encode=self.encode)
 
-    def score_texts(self, inputs: Sequence[str], texts: Sequence[str], desc: str = "scoring") -> list[np.ndarray]:
+    def score_texts(self, rows: Sequence[Row], texts: Sequence[str], desc: str = "scoring") -> list[np.ndarray]:
         ids = list(item_token_ids({str(k): t for k, t in enumerate(texts)}, self.tokenizer).values())
-        sc = score_token_ids(self.model, self.tokenizer, list(inputs), [ids] * len(inputs),
+        sc = score_token_ids(self.model, self.tokenizer, list(rows), [ids] * len(rows),
                              user_batch_size=max(self.options.batch_size, 32), progress=self.options.progress,
-                             desc=desc)
+                             desc=desc, encode=self.encode)
         return [s.logp for s in sc]
 
-    def generate(self, inputs: Sequence[str], max_new_tokens: int = 8) -> list[str]:
-        return generate_answers(self.model, self.tokenizer, list(inputs), batch_size=max(self.options.batch_size, 32),
-                                max_new_tokens=max_new_tokens, progress=self.options.progress)
+    def generate(self, rows: Sequence[Row], max_new_tokens: int = 8) -> list[str]:
+        return generate_answers(self.model, self.tokenizer, list(rows), batch_size=max(self.options.batch_size, 32),
+                                max_new_tokens=max_new_tokens, progress=self.options.progress, encode=self.encode)
 
     def write_predictions(self, name: str, records: list[dict]) -> None:
         write_jsonl(self.out_dir / f"predictions_{name}_{self.data_split}.jsonl", records)
 
 
-def _generate_settings(run_dir: Path) -> dict | None:
-    """The generate settings ``RUN/text/manifest.json`` records (None without a manifest)."""
-    run = RunDir(run_dir)
-    return run.manifest().get("settings") if run.has_manifest() else None
-
-
 def item_rule(run_dir: Path) -> ItemRule:
-    """The item representation ``RUN/text/manifest.json`` records (titles when there is none)."""
-    return ItemRule.from_settings(_generate_settings(run_dir))
+    """The item representation the run's generated text records (titles when there is none)."""
+    run = RunDir(run_dir)
+    return run.generated_text().item_rule if run.has_manifest() else ItemRule()
 
 
 def input_window(run_dir: Path) -> int | None:
-    """The most recent history items an input shows (``generate.history_len`` in the manifest)."""
-    n = (_generate_settings(run_dir) or {}).get("history_len")
-    return int(n) if n is not None else None
+    """The most recent history items an input shows (``generate.history_len`` in the record)."""
+    run = RunDir(run_dir)
+    return run.generated_text().history_len if run.has_manifest() else None
 
 
 def template_tasks(run_dir: Path, tasks: Sequence[str], template_ids: Sequence[str]) -> list:
@@ -204,7 +215,8 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
              tasks: Sequence[str] | None = None, templates: Sequence[str] = TEMPLATE_SETS,
              beam: int = DEFAULT_BEAM, length_penalty: float = DEFAULT_LENGTH_PENALTY, max_users: int | None = None,
              batch_size: int = 16, exact: bool = False, name: str = DEFAULT_NAME, progress: bool = True, model=None,
-             tokenizer=None, device: str | None = None, template_ids: Sequence[str] = ()) -> dict:
+             tokenizer=None, device: str | None = None, template_ids: Sequence[str] = (),
+             encode: Encode | None = None) -> dict:
     """Evaluate a seq2seq model on ``split`` ('test' or 'valid') and write its result directory.
 
     ``tasks``: names of tasks with an evaluator (default: all of ``TASKS.evaluable()``).
@@ -212,7 +224,8 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
     loaded from ``model_dir`` or ``RUN/model``. ``template_ids``: templates (seen or unseen, of the
     run's template stack) each scored on *every* user — each user's example rendered with that one
     template exactly as ``generate`` renders (``recalign.preview``) — in sections ``<task>@<id>``.
-    Returns the metrics dict written to ``RUN/results/<name>/metrics.json``.
+    ``encode``: the model's own ``rows → Encoded`` (``eval.inputs``) for a model that reads more than the
+    text (default: the text encoding). Returns the metrics dict written to ``RUN/results/<name>/metrics.json``.
     """
     run_dir = Path(run_dir)
     evaluable = [t.name for t in TASKS.evaluable()]
@@ -259,7 +272,7 @@ def evaluate(run_dir: str | Path, split: str = "test", model_dir: str | Path | N
         result["protocol"]["retrieval"] = (f"exact full ranking of all {len(sp.items)} items: one decoder step, "
                                            "log-softmax over the item tokens, history items masked (no beam)")
     result["protocol"]["items"] = rule.describe()
-    ctx = distributed.shard(ModelContext(model, tokenizer, sp, options, out_dir, notes, rule))  # users split across ranks
+    ctx = distributed.shard(ModelContext(model, tokenizer, sp, options, out_dir, notes, rule, encode=encode))  # users split across ranks
     timings = {}
     for task in tasks:
         evaluator = TASKS.get(task).evaluator

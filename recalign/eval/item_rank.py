@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..progress import bars
 from ..errors import RecalignError
-from ..tasks.layout import prefix_token_ids, split_inputs
+from .inputs import Encode, Row, text_encoder
 
 
 def atomic_token_ids(item_texts: Mapping[str, str], tokenizer) -> tuple[list[str], list[int]]:
@@ -56,12 +56,14 @@ def decoder_prefix(prefix_ids: Sequence[Sequence[int]], start: int, pad: int, de
 
 
 @torch.inference_mode()
-def rank_items(model, tokenizer, inputs: Sequence[str], items: Sequence[str], token_ids: Sequence[int],
+def rank_items(model, tokenizer, inputs: Sequence[Row], items: Sequence[str], token_ids: Sequence[int],
                exclude: Sequence[Sequence[str]], *, top_k: int | None = None, batch_size: int = 64,
-               max_input_length: int = 512, progress: bool = False) -> list[list[tuple[str, float]]]:
+               max_input_length: int = 512, progress: bool = False,
+               encode: Encode | None = None) -> list[list[tuple[str, float]]]:
     """Per input: the catalogue (``items``, whose tokens are ``token_ids``) minus ``exclude[u]``,
     best first, with log-probabilities (normalized over the item tokens); the first ``top_k``
-    (default: every non-excluded item)."""
+    (default: every non-excluded item). ``inputs``: rows or input texts, encoded by ``encode``
+    (default: the text encoding, ``eval.inputs``)."""
     if len(exclude) != len(inputs):
         raise ValueError(f"{len(inputs)} inputs but {len(exclude)} exclusion lists")
     model.eval()
@@ -70,14 +72,14 @@ def rank_items(model, tokenizer, inputs: Sequence[str], items: Sequence[str], to
     pos = {it: k for k, it in enumerate(items)}
     start = model.config.decoder_start_token_id
     start = tokenizer.pad_token_id if start is None else start
+    encode = encode or text_encoder(tokenizer, device, max_input_length)
     out: list[list[tuple[str, float]]] = []
     bar = tqdm(total=len(inputs), desc="item ranking", unit="user", disable=not bars(progress), leave=False)
     for b in range(0, len(inputs), batch_size):
-        chunk, prefixes = split_inputs(inputs[b:b + batch_size])
-        enc = tokenizer(chunk, return_tensors="pt", padding=True, truncation=True,
-                        max_length=max_input_length).to(device)
-        dec, last = decoder_prefix(prefix_token_ids(tokenizer, prefixes), start, tokenizer.pad_token_id, device)
-        logits = model(**enc, decoder_input_ids=dec).logits
+        chunk = inputs[b:b + batch_size]
+        enc = encode(chunk)
+        dec, last = decoder_prefix(enc.prefixes, start, tokenizer.pad_token_id, device)
+        logits = model(**enc.model_kwargs, decoder_input_ids=dec).logits
         logits = logits[torch.arange(len(chunk), device=device), last, :].float()
         lp = torch.log_softmax(logits.index_select(1, tid), dim=-1)
         for r, ex in enumerate(exclude[b:b + batch_size]):

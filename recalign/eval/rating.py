@@ -24,6 +24,7 @@ from ..progress import bars
 from ..tasks import rating as rating_task
 from ..tasks.rating import expected_ratings, fmt_rating, parse_rating
 from ..tasks.layout import prefix_token_ids, split_inputs
+from .inputs import Encode, Row, input_texts, text_encoder
 from .metrics import rating_metrics
 from .scoring import score_token_ids
 from .trie import item_token_ids
@@ -32,19 +33,21 @@ __all__ = ["generate_answers", "scored_ratings", "rating_report", "parse_rating"
 
 
 @torch.inference_mode()
-def generate_answers(model, tokenizer, inputs: Sequence[str], *, batch_size: int = 32, max_new_tokens: int = 8,
-                     max_input_length: int = 512, progress: bool = False) -> list[str]:
+def generate_answers(model, tokenizer, inputs: Sequence[Row], *, batch_size: int = 32, max_new_tokens: int = 8,
+                     max_input_length: int = 512, progress: bool = False, encode: Encode | None = None) -> list[str]:
     """Greedy generation of a short answer per input (batched, order kept). An input with a decoder
     prefix (``tasks/layout.py``) has it forced: inputs are batched by prefix length, the prefix is fed
-    after the start token and only what follows it is the answer."""
+    after the start token and only what follows it is the answer. ``inputs``: rows or their texts,
+    encoded by ``encode`` (default: the text encoding, ``eval.inputs``)."""
     model.eval()
     device = next(model.parameters()).device
     gc = copy.deepcopy(model.generation_config)
     gc.update(num_beams=1, do_sample=False, max_new_tokens=max_new_tokens, max_length=None, min_length=0,
               num_return_sequences=1, temperature=None, top_k=None, top_p=None,
               eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    texts, prefixes = split_inputs(inputs)
-    pre = prefix_token_ids(tokenizer, prefixes)
+    texts, prefixes = split_inputs(input_texts(inputs))
+    pre = prefix_token_ids(tokenizer, prefixes)            # the batching order only
+    encode = encode or text_encoder(tokenizer, device, max_input_length)
     start = model.config.decoder_start_token_id
     start = tokenizer.pad_token_id if start is None else start
     order = sorted(range(len(texts)), key=lambda i: len(pre[i]))      # one prefix length per batch
@@ -54,8 +57,7 @@ def generate_answers(model, tokenizer, inputs: Sequence[str], *, batch_size: int
     while s < len(order):
         n = len(pre[order[s]])
         chunk = [i for i in order[s:s + batch_size] if len(pre[i]) == n]
-        enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True, truncation=True,
-                        max_length=max_input_length).to(device)
+        enc = encode([inputs[i] for i in chunk]).model_kwargs
         kw = {}
         if n:
             kw["decoder_input_ids"] = torch.tensor([[start, *pre[i]] for i in chunk], device=device)

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from ..progress import bars
 from ..tasks.evaluation import rank_by_score  # noqa: F401 — re-exported
-from ..tasks.layout import prefix_token_ids, split_inputs
+from .inputs import Encode, Row, text_encoder
 from .trie import Exclusion, TitleTrie, item_token_ids
 
 
@@ -51,10 +51,12 @@ def _progress(total: int, desc: str, enabled: bool):
 
 
 @torch.inference_mode()
-def score_token_ids(model, tokenizer, inputs: Sequence[str], candidates: Sequence[Sequence[Sequence[int]]], *,
+def score_token_ids(model, tokenizer, inputs: Sequence[Row], candidates: Sequence[Sequence[Sequence[int]]], *,
                     eos_token_id: int | None = None, user_batch_size: int = 32, pair_batch_size: int = 256,
-                    max_input_length: int = 512, progress: bool = False, desc: str = "scoring") -> list[Scores]:
-    """Score ``candidates[u]`` (token ids without EOS; EOS is appended) given ``inputs[u]``."""
+                    max_input_length: int = 512, progress: bool = False, desc: str = "scoring",
+                    encode: Encode | None = None) -> list[Scores]:
+    """Score ``candidates[u]`` (token ids without EOS; EOS is appended) given ``inputs[u]`` (a row or
+    its input text, encoded by ``encode``; default: the text encoding, ``eval.inputs``)."""
     n = len(inputs)
     if len(candidates) != n:
         raise ValueError(f"{n} inputs but {len(candidates)} candidate lists")
@@ -62,15 +64,15 @@ def score_token_ids(model, tokenizer, inputs: Sequence[str], candidates: Sequenc
     device = next(model.parameters()).device
     eos = tokenizer.eos_token_id if eos_token_id is None else eos_token_id
     encoder = model.get_encoder()
+    encode = encode or text_encoder(tokenizer, device, max_input_length)
     out: list[Scores] = [Scores(np.zeros(0), np.zeros(0, dtype=np.int64))] * n
     bar = _progress(n, desc, progress)
     for s in range(0, n, user_batch_size):
         ub = list(range(s, min(n, s + user_batch_size)))
-        texts, prefixes = split_inputs([inputs[u] for u in ub])     # a decoder prefix is forced, not scored
-        pre = prefix_token_ids(tokenizer, prefixes)
-        enc = tokenizer(texts, return_tensors="pt", padding=True, truncation=True,
-                        max_length=max_input_length).to(device)
-        hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        enc = encode([inputs[u] for u in ub])
+        pre = enc.prefixes                                            # a decoder prefix is forced, not scored
+        hidden = encoder(**{k: v for k, v in enc.model_kwargs.items()
+                            if k in ("input_ids", "inputs_embeds", "attention_mask")}).last_hidden_state
         pairs = [(k, list(c) + [eos]) for k, u in enumerate(ub) for c in candidates[u]]
         logp = np.zeros(len(pairs))
         ntok = np.array([len(p[1]) for p in pairs], dtype=np.int64)
@@ -87,7 +89,7 @@ def score_token_ids(model, tokenizer, inputs: Sequence[str], candidates: Sequenc
                 scored[r, len(pre[k]):len(pre[k]) + len(t)] = True
             labels, scored = labels.to(device), scored.to(device)
             dec_in = model.prepare_decoder_input_ids_from_labels(labels=labels)
-            logits = model(encoder_outputs=(hidden[rows],), attention_mask=enc["attention_mask"][rows],
+            logits = model(encoder_outputs=(hidden[rows],), attention_mask=enc.attention_mask[rows],
                            decoder_input_ids=dec_in).logits
             lp = torch.log_softmax(logits.float(), dim=-1)
             tok_lp = lp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * scored
@@ -102,7 +104,7 @@ def score_token_ids(model, tokenizer, inputs: Sequence[str], candidates: Sequenc
     return out
 
 
-def score_titles(model, tokenizer, inputs: Sequence[str], candidates: Sequence[Sequence[str]],
+def score_titles(model, tokenizer, inputs: Sequence[Row], candidates: Sequence[Sequence[str]],
                  titles: Mapping[str, str], **kw) -> list[Scores]:
     """Score candidate *item ids* by their titles (``titles``: item id → title)."""
     needed = {i: titles[i] for c in candidates for i in c}
@@ -110,7 +112,7 @@ def score_titles(model, tokenizer, inputs: Sequence[str], candidates: Sequence[S
     return score_token_ids(model, tokenizer, inputs, [[ids[i] for i in c] for c in candidates], **kw)
 
 
-def exact_rankings(model, tokenizer, inputs: Sequence[str], trie: TitleTrie,
+def exact_rankings(model, tokenizer, inputs: Sequence[Row], trie: TitleTrie,
                    exclusions: Sequence[Exclusion | None], *, top_k: int | None = None,
                    normalized: bool = False, **kw) -> list[list[tuple[str, float]]]:
     """Full ranking by scoring: every non-excluded title, by log-likelihood (sum of token

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from ..run_dir import RunDir
-from ..tasks.items import ItemRule, ItemWriter
+from ..tasks.items import ItemWriter
 
 
 def run_item_writer(run_dir: str | Path) -> ItemWriter | None:
@@ -28,7 +28,7 @@ def run_item_writer(run_dir: str | Path) -> ItemWriter | None:
     run = RunDir(run_dir)
     if not run.has_manifest():
         return None
-    rule = ItemRule.from_settings(run.manifest().get("settings"))
+    rule = run.generated_text().item_rule
     if not rule.atomic or not run.has_split():
         return None
     return ItemWriter(run.split().items, rule)

@@ -15,11 +15,14 @@ the evaluation layer: tasks sit below it (data → tasks → t5_finetune → eva
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence, Union
 
 import numpy as np
 
 from ..data import Split
+
+#: what an operation takes per input: a materialized row (``input`` plus its items) or, outside a task, the text
+Row = Union[str, Mapping[str, Any]]
 
 
 @dataclass
@@ -61,7 +64,10 @@ class MetricFns(Protocol):
 
 class EvalContext(Protocol):
     """What an evaluator may use: the split, the options, the metrics, and the model's
-    four operations."""
+    operations. Every operation takes the task's rows (the materialized dicts: ``input`` and the items
+    it holds — ``history``, ``candidates`` …), not bare strings, so a model that reads more than the
+    text (soft item tokens) sees which items each input holds; one ``encode(rows)`` turns them into
+    model inputs for every operation."""
 
     split: Split
     which: str            # the data split: "test" or "valid"
@@ -70,23 +76,26 @@ class EvalContext(Protocol):
     metrics: MetricFns
     notes: list[str]
 
-    def rank_catalogue(self, inputs: Sequence[str], exclude: Sequence[Sequence[str]]) -> list[list[tuple[str, float]]]:
-        """Per input, items of the whole catalogue (minus ``exclude``) best first, with scores
+    def encode(self, rows: Sequence[Row]) -> Any:
+        """The model's inputs for ``rows`` (``eval.inputs.Encoded``): the one encoding every operation uses."""
+
+    def rank_catalogue(self, rows: Sequence[Row], exclude: Sequence[Sequence[str]]) -> list[list[tuple[str, float]]]:
+        """Per row, items of the whole catalogue (minus ``exclude``) best first, with scores
         (trie-constrained beam search: ``options.beam`` items)."""
 
-    def rank_catalogue_exact(self, inputs: Sequence[str], exclude: Sequence[Sequence[str]],
+    def rank_catalogue_exact(self, rows: Sequence[Row], exclude: Sequence[Sequence[str]],
                              top_k: int) -> list[list[tuple[str, float]]]:
         """Like ``rank_catalogue`` but every item scored by log-likelihood (top ``top_k``)."""
 
-    def score_candidates(self, inputs: Sequence[str], candidates: Sequence[Sequence[str]],
+    def score_candidates(self, rows: Sequence[Row], candidates: Sequence[Sequence[str]],
                          desc: str = "") -> list[Scored]:
-        """Per input, the log-likelihood of each candidate item's text as the target."""
+        """Per row, the log-likelihood of each candidate item's text as the target."""
 
-    def score_texts(self, inputs: Sequence[str], texts: Sequence[str], desc: str = "") -> list[np.ndarray]:
-        """Per input, the summed log-prob of each of ``texts`` (the same texts for every input)."""
+    def score_texts(self, rows: Sequence[Row], texts: Sequence[str], desc: str = "") -> list[np.ndarray]:
+        """Per row, the summed log-prob of each of ``texts`` (the same texts for every input)."""
 
-    def generate(self, inputs: Sequence[str], max_new_tokens: int = 8) -> list[str]:
-        """Greedy answers, one per input."""
+    def generate(self, rows: Sequence[Row], max_new_tokens: int = 8) -> list[str]:
+        """Greedy answers, one per row."""
 
     def write_predictions(self, name: str, records: list[dict]) -> None:
         """Write ``predictions_<name>_<data_split>.jsonl`` into the result directory."""

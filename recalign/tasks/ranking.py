@@ -68,7 +68,7 @@ def evaluate(ctx: EvalContext, rows: list[dict]) -> dict:
         raise RecalignError(f"ranking candidates name unknown items {sorted(unknown)[:5]}: data and split differ",
                             path=f"text/ranking/{ctx.data_split}")
     t0 = time.perf_counter()
-    sc = ctx.score_candidates([r["input"] for r in rows], cands, desc="ranking")
+    sc = ctx.score_candidates(rows, cands, desc="ranking")
     wall = time.perf_counter() - t0
     raw = [rank_by_score(c, s.logp) for c, s in zip(cands, sc)]
     norm = [rank_by_score(c, s.normalized) for c, s in zip(cands, sc)]

@@ -157,9 +157,8 @@ def evaluate(ctx: EvalContext, rows: list[dict]) -> dict:
     train = train[~np.isnan(train)]
     scale = (float(train.min()), float(train.max())) if len(train) else (1.0, 5.0)
     fallback = float(train.mean()) if len(train) else sum(scale) / 2
-    inputs = [r["input"] for r in rows]
     t0 = time.perf_counter()
-    answers = ctx.generate(inputs, max_new_tokens=8)
+    answers = ctx.generate(rows, max_new_tokens=8)
     wall = time.perf_counter() - t0
     true = [float(r["rating"]) for r in rows]
     m, parsed = rating_report(answers, true, scale=scale, fallback=fallback, rating_metrics=M.rating_metrics)
@@ -168,7 +167,7 @@ def evaluate(ctx: EvalContext, rows: list[dict]) -> dict:
     values = values if 0 < len(values) <= 20 else None
     exp = top = probs = [None] * len(rows)
     if values:       # a discrete scale: also score every value (no parsing, every user answered)
-        logps = ctx.score_texts(inputs, [fmt_rating(v) for v in values], desc="rating (scored)")
+        logps = ctx.score_texts(rows, [fmt_rating(v) for v in values], desc="rating (scored)")
         exp, top, probs = expected_ratings(logps, values)
         me, mt = M.rating_metrics(exp, true), M.rating_metrics(top, true)
         m.update(rmse_expected=me["rmse"], mae_expected=me["mae"], rmse_argmax=mt["rmse"], mae_argmax=mt["mae"],

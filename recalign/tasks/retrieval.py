@@ -66,11 +66,10 @@ def evaluate(ctx: EvalContext, rows: list[dict]) -> dict:
                          "the trie ranks bare titles")
     users = [str(r["user"]) for r in rows]
     targets = [str(r["target_item"]) for r in rows]
-    inputs = [r["input"] for r in rows]
     masks = [masking_set(split, u, ctx.which, r) for u, r in zip(users, rows)]
     in_hist = sum(1 for t, m in zip(targets, masks) if t in set(m))
     t0 = time.perf_counter()
-    res = ctx.rank_catalogue(inputs, masks)
+    res = ctx.rank_catalogue(rows, masks)
     wall = time.perf_counter() - t0
     ranked = [[i for i, _ in x] for x in res]
     ks = [k for k in opt.ks if k <= opt.beam] or [opt.beam]
@@ -88,7 +87,7 @@ def evaluate(ctx: EvalContext, rows: list[dict]) -> dict:
          "masked": len(mk)} for u, t, rk, x, mk in zip(users, targets, ranked, res, masks)])
     if opt.exact:
         t0 = time.perf_counter()
-        ex = ctx.rank_catalogue_exact(inputs, masks, top_k=max(opt.ks, default=20))
+        ex = ctx.rank_catalogue_exact(rows, masks, top_k=max(opt.ks, default=20))
         wall = time.perf_counter() - t0
         er = [[i for i, _ in x] for x in ex]
         me = M.ranking_metrics(M.Ranking(users, er, targets), ks=opt.ks)
