@@ -16,7 +16,8 @@ template set, see ``report.expand_unseen``), reads each section's per-user rows
 - ``template_pairs``: every row of one template scored on every user (``<model> (template ID)``,
   ``recalign evaluate --template-ids``) against its model's seen-template row, its unseen row
   and the other such rows of the same model, paired by user;
-- ``seeds``: per group of ``<name>-seed<N>`` rows, mean ± std of every headline metric;
+- ``seeds``: per group of ``<name>-seed<N>`` rows (``seed_groups``: the seedless ``<name>`` joins as
+  seed 0 when no ``<name>-seed0`` is there), mean ± std of every headline metric;
 - ``users[model]``: (evaluated users, users of the fullest row): rows on fewer users
   (``evaluate.max_users``) are *partial*, marked and ranked apart.
 """
@@ -82,6 +83,35 @@ def name_parts(name: str) -> tuple[str, str, str, str]:
     m = _NAME.match(name)
     assert m is not None   # every part is optional: the pattern matches any string
     return m["base"], m["arm"] or "", m["seed"] or "", m["tset"] or ""
+
+
+def seed_groups(names, singles: bool = False) -> dict[str, list[tuple[int, str]]]:
+    """``<name>-seed<N>`` names grouped under ``<name>`` (ablation arm and template set kept in the
+    key), each as ``(N, name)``, ordered by seed. The seedless ``<name>`` stands for seed 0 and joins
+    its group when at least one ``<name>-seed<N>`` is there and no ``<name>-seed0`` (a run that names
+    seed 0 ``-seed0``, ``seeds: N`` of ``recalign run``, leaves the seedless name to another model).
+    ``singles``: every other name is a group of its own, ``[(0, name)]``.
+
+    >>> seed_groups(["ilm-mlp-seed2", "ilm-mlp", "ilm-mlp-seed1", "t5", "t5-seed0", "t5-seed1", "Pop"])
+    {'ilm-mlp': [(0, 'ilm-mlp'), (1, 'ilm-mlp-seed1'), (2, 'ilm-mlp-seed2')], 't5': [(0, 't5-seed0'), (1, 't5-seed1')]}
+    >>> seed_groups(["Pop", "ilm-mlp (unseen templates)", "ilm-mlp-seed1 (unseen templates)"], singles=True)
+    {'ilm-mlp (unseen templates)': [(0, 'ilm-mlp (unseen templates)'), (1, 'ilm-mlp-seed1 (unseen templates)')], 'Pop': [(0, 'Pop')]}
+    """
+    names = list(names)
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for n in names:
+        base, arm, sd, tset = name_parts(n)
+        if sd:
+            groups.setdefault(f"{base}{arm}{tset}", []).append((int(sd[len("-seed"):]), n))
+    present = set(names)
+    for g, members in groups.items():
+        if g in present and all(s != 0 for s, _ in members):
+            members.append((0, g))
+        members.sort()
+    if singles:
+        grouped = {n for members in groups.values() for _, n in members} | set(groups)
+        groups.update({n: [(0, n)] for n in names if n not in grouped})
+    return groups
 
 
 @dataclass
@@ -206,12 +236,8 @@ def gather(rows: list[dict], reference: str | None = None, *, n_resamples: int =
             ev.pairs.append({"model": r["model"], "reference": ref, "section": sec, "arm": arm or "+all",
                              "result": res})
     ev.template_pairs = _template_pairs(rows, pus, opts)
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        base, arm, sd, tset = name_parts(r["model"])
-        if sd:
-            groups.setdefault(f"{base}{arm}{tset}", []).append(r)
-    for g, members in groups.items():
+    for g, named in seed_groups([r["model"] for r in rows]).items():
+        members = [by_name[n] for _, n in named]
         entry = {"group": g, "runs": [x["model"] for x in members], "metrics": {}}
         for sec in sections():
             keys = sorted({k for x in members for k in headline(x.get(sec) or {})})

@@ -13,7 +13,8 @@ ENCODERS = ("none", "mlp", "qformer")
 class ILMArm:
     """One row of the arms table."""
 
-    name: str = _h("Result name (RUN/results/ilm-<name>).", default="qformer-p1-iic")
+    name: str = _h("Result name (RUN/results/ilm-<name>, ilm-<name>-seed<N> for a seed N > 0).",
+                   default="qformer-p1-iic")
     encoder: str = _h("none (the backbone alone) | mlp (CoLLM's adaptor) | qformer.", default="qformer")
     phase1: bool = _h("Pretrain the Q-Former on item–text pairs first (phase 1).", default=False)
     item_item: bool = _h("Phase 1 with the item–item contrastive loss.", default=False)
@@ -29,6 +30,24 @@ class ILMArm:
         if self.item_item and not self.phase1:
             raise RecalignError("the item–item loss is a phase-1 loss: set phase1: true",
                                 field=f"ilm.arms[{self.name}].item_item")
+
+    @property
+    def seeded(self) -> bool:
+        """Whether the seed changes the arm: not for ``encoder: none`` (the frozen backbone alone)."""
+        return self.encoder != "none"
+
+    def folder(self, seed: int = 0) -> str:
+        """``RUN/ilm/<folder>``: ``<name>`` for seed 0 (and for an arm the seed does not change),
+        else ``<name>-seed<N>``.
+
+        >>> ILMArm("mlp", "mlp").folder(0), ILMArm("mlp", "mlp").folder(2), ILMArm("backbone", "none").folder(2)
+        ('mlp', 'mlp-seed2', 'backbone')
+        """
+        return f"{self.name}-seed{seed}" if seed and self.seeded else self.name
+
+    def result_name(self, seed: int = 0) -> str:
+        """``RUN/results/<result name>``: ``ilm-<folder>`` (``ilm-mlp``, ``ilm-mlp-seed2``)."""
+        return f"ilm-{self.folder(seed)}"
 
 
 def default_arms() -> list[dict]:
@@ -66,8 +85,13 @@ class ILMConfig:
     eval_templates: list = _h("Template sets.", default_factory=lambda: ["seen", "unseen"])
     eval_max_users: int = _h("Users evaluated (0 = all).", default=0)
     eval_batch_size: int = _h("Evaluation batch size.", default=64)
-    seed: int = _h("Seed of every arm.", default=0)
+    seed: int = _h("Seed of every arm (`recalign ilm --seed N`, repeatable, runs several; N > 0 names the "
+                   "results ilm-<arm>-seed<N>).", default=0)
     threads: int = _h("torch threads (0 = torch's default).", default=0)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise RecalignError(f"seed must be a non-negative integer, got {self.seed!r}", field="ilm.seed")
 
     def arm_list(self) -> list[ILMArm]:
         from ..config import from_dict

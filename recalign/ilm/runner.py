@@ -5,9 +5,13 @@ paper's OpenP5 setting: a text backbone trained on the prompts, then frozen). Pe
 item encoder, phase 1 when asked, phase 2, then the same ``recalign.eval.evaluate`` every model
 goes through, as ``RUN/results/ilm-<arm>`` (beside SASRec, BPR, Pop and ``recalign-t5`` in
 ``recalign compare RUN``). ``RUN/ilm/<arm>/`` holds the encoder's weights and what each phase did.
+A seed N > 0 (``recalign ilm --seed N``, repeatable) names them ``ilm-<arm>-seed<N>`` and
+``RUN/ilm/<arm>-seed<N>/``; the ``backbone`` arm (``encoder: none``: no seed changes it) runs once, as
+``ilm-backbone``. ``recalign ilm --table`` (``ilm.table``) averages each arm over its seeds.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -39,7 +43,8 @@ def _max_lengths(run: RunDir) -> tuple[int, int]:
 
 
 def run_arm(run: RunDir, cfg: ILMConfig, arm: ILMArm, log=print, cache: dict | None = None) -> dict:
-    """Train (unless ``encoder: none``) and evaluate one arm; returns its info (also written)."""
+    """Train (unless ``encoder: none``) and evaluate one arm with ``cfg.seed``, as
+    ``RUN/results/<arm.result_name(cfg.seed)>``; returns its info (also written to ``RUN/ilm/<folder>/``)."""
     import torch
 
     from ..eval.evaluate import evaluate
@@ -56,7 +61,9 @@ def run_arm(run: RunDir, cfg: ILMConfig, arm: ILMArm, log=print, cache: dict | N
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     items, token_ids = backbone_items(run, tok)
-    info: dict = {"arm": arm.__dict__, "backbone": str(run.model), "sources": list(cfg.sources), "items": len(items)}
+    name, folder = arm.result_name(cfg.seed), run.root / "ilm" / arm.folder(cfg.seed)
+    info: dict = {"arm": arm.__dict__, "result": name, "seed": cfg.seed if arm.seeded else None,
+                  "backbone": str(run.model), "sources": list(cfg.sources), "items": len(items)}
     if arm.encoder != "none":
         cf = [c.to(device) for c in cf_sources(run, items, list(cfg.sources), shuffle=arm.shuffle_cf, seed=cfg.seed)]
         torch.manual_seed(cfg.seed)
@@ -79,34 +86,40 @@ def run_arm(run: RunDir, cfg: ILMConfig, arm: ILMArm, log=print, cache: dict | N
                                       batch_size=cfg.batch_size, lr=cfg.learning_rate, max_lengths=_max_lengths(run),
                                       seed=cfg.seed, log=log)
         install(model, soft)
-        out = run.root / "ilm" / arm.name
-        out.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         from safetensors.torch import save_file
 
-        with atomic_path(out / "item_encoder.safetensors") as tmp:
+        with atomic_path(folder / "item_encoder.safetensors") as tmp:
             save_file({k: v.detach().cpu().contiguous() for k, v in enc.state_dict().items()}, str(tmp))
     t1 = time.perf_counter()
-    metrics = evaluate(run.root, model=model, tokenizer=tok, name=f"ilm-{arm.name}", tasks=cfg.eval_tasks,
+    metrics = evaluate(run.root, model=model, tokenizer=tok, name=name, tasks=cfg.eval_tasks,
                        templates=cfg.eval_templates, max_users=cfg.eval_max_users or None,
                        batch_size=cfg.eval_batch_size, progress=False, device=device)
     info.update(train_s=round(t1 - t0, 1), eval_s=round(time.perf_counter() - t1, 1),
                 retrieval_ndcg10=metrics.get("retrieval", {}).get("ndcg@10"))
-    write_json(run.root / "ilm" / arm.name / "info.json", info)
-    log(f"[ilm] {arm.name}: retrieval NDCG@10 {info['retrieval_ndcg10']} (train {info['train_s']} s, "
+    write_json(folder / "info.json", info)
+    log(f"[ilm] {name}: retrieval NDCG@10 {info['retrieval_ndcg10']} (train {info['train_s']} s, "
         f"evaluate {info['eval_s']} s)")
     return info
 
 
-def run_ilm(run_dir: str | Path, cfg: ILMConfig | None = None, arms: list[str] | None = None, log=print) -> list[dict]:
-    """Every arm of ``cfg`` (or those named in ``arms``) in order; ``RUN/ilm/summary.json``."""
-    import torch
-
+def run_ilm(run_dir: str | Path, cfg: ILMConfig | None = None, arms: list[str] | None = None, log=print,
+            seeds: list[int] | None = None) -> list[dict]:
+    """Every arm of ``cfg`` (or those named in ``arms``) in order, once per seed of ``seeds`` (default
+    ``[cfg.seed]``; an arm no seed changes, ``encoder: none``, once in all); ``RUN/ilm/summary.json``
+    (keyed by result name)."""
     cfg = cfg or ILMConfig()
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    seeds = list(dict.fromkeys(seeds)) if seeds else [cfg.seed]
+    bad_seed = [s for s in seeds if not isinstance(s, int) or isinstance(s, bool) or s < 0]
+    if bad_seed:
+        raise RecalignError(f"seeds must be non-negative integers, got {bad_seed[0]!r}", field="--seed")
     if not (run.model / "config.json").is_file():
         raise RecalignError("no trained backbone here (RUN/model): run `recalign run` (e.g. `make run`) first",
                             path=run.model)
     if cfg.threads:
+        import torch
+
         torch.set_num_threads(cfg.threads)
     todo = cfg.arm_list()
     if arms:
@@ -116,10 +129,17 @@ def run_ilm(run_dir: str | Path, cfg: ILMConfig | None = None, arms: list[str] |
             raise RecalignError(f"unknown arm {bad[0]!r} (arms: {', '.join(sorted(known))})", field="--arm")
         todo = [a for a in todo if a.name in arms]
     cache: dict = {}
-    out = [run_arm(run, cfg, a, log=log, cache=cache) for a in todo]
+    out, done = [], set()
+    for seed in seeds:
+        for a in todo:
+            if a.result_name(seed) in done:      # the backbone: one run whatever the seed
+                continue
+            done.add(a.result_name(seed))
+            out.append(run_arm(run, dataclasses.replace(cfg, seed=seed), a, log=log, cache=cache))
     summary = run.root / "ilm" / "summary.json"
     old = json.loads(summary.read_text()) if summary.is_file() else {}
-    old.update({i["arm"]["name"]: i for i in out})
+    old = {k if k.startswith("ilm-") else f"ilm-{k}": v for k, v in old.items()}   # older files: keyed by arm
+    old.update({i["result"]: i for i in out})
     write_json(summary, old)
     return out
 
