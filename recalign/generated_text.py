@@ -10,7 +10,7 @@ in the same order as before the record existed), so older run directories read a
 
 >>> rec = GeneratedText.from_dict({"format": 2, "dataset": "toy", "split_fingerprint": "ab12", "tasks": ["retrieval"],
 ...                                "splits": ["train", "valid", "test"], "counts": {"retrieval": {"train": 3}},
-...                                "settings": {"history_len": 5, "item_ids": "atomic"}})
+...                                "settings": {"history_len": 5, "item_ids": "atomic", "item_target": "id"}})
 >>> rec.tasks, rec.history_len, rec.item_rule.atomic_target
 (('retrieval',), 5, True)
 >>> list(rec.to_dict())[:4]

@@ -13,7 +13,7 @@ user, target_item, candidates, history, rating (see ``FEATURES``).
 >>> from recalign.data import leave_one_out, load_dataset
 >>> from recalign.tasks import GenerateConfig
 >>> split, run = leave_one_out(load_dataset("ml-100k")), tempfile.mkdtemp()
->>> generate(split, ["retrieval"], run, GenerateConfig(progress=False), users=split.users[:3])["counts"]
+>>> generate(split, ["retrieval"], run, GenerateConfig(progress=False), users=split.users[:3]).counts
 {'retrieval': {'train': 408, 'valid': 3, 'test': 3, 'valid_unseen': 3, 'test_unseen': 3}}
 >>> load_task_data(run, "retrieval", "test")[0]["target"]
 'Starship Troopers'
