@@ -19,7 +19,7 @@ in the same order as before the record existed), so older run directories read a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -149,12 +149,5 @@ class GeneratedText:
     def count(self, task: str, split: str) -> int:
         return int((self.counts.get(task) or {}).get(split, 0))
 
-    def with_path(self, path: str | Path) -> "GeneratedText":
-        return replace(self, path=Path(path))
 
-
-def field_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(GeneratedText) if f.name != "path")
-
-
-__all__ = ["GeneratedText", "KEY_ORDER", "field_names"]
+__all__ = ["GeneratedText", "KEY_ORDER"]
