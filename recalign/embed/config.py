@@ -31,7 +31,9 @@ class EmbedConfig:
                                                                  "a pretrained checkpoint: ~2e-5)."})
     warmup_ratio: float = field(default=0.05, metadata={"help": "Linear warm-up share of the steps."})
     max_seq_length: int = field(default=128, metadata={"help": "Tokens per query/item text."})
-    max_train_per_task: int = field(default=0, metadata={"help": "Cap on train queries per task (0 = all)."})
+    max_train_per_task: Union[int, dict] = field(default=0, metadata={
+        "help": "Cap on train queries per task (0 = all): one integer for every task, or a mapping task → cap "
+                "with `*` for the tasks it does not name, e.g. {uh2i: 0, '*': 1300} (the task mixture)."})
     vocab_size: int = field(default=4000, metadata={"help": "Preset: tokenizer vocabulary trained on the run's text."})
     instruction: bool = field(default=True, metadata={
         "help": "Prefix queries with 'Instruct: {task description}\\nQuery: ' (E5-mistral); items get none."})
@@ -117,12 +119,45 @@ _VALUES = (
     ("epochs", lambda v: _num(v) and v > 0, "a number > 0"),
     ("learning_rate", lambda v: _num(v) and v > 0, "a number > 0"),
     ("warmup_ratio", lambda v: _num(v) and 0 <= v < 1, "a number in [0, 1)"),
-    ("max_train_per_task", lambda v: _int(v) and v >= 0, "an integer >= 0 (0 = all)"),
     ("vocab_size", lambda v: _int(v) and v >= 359, "an integer >= 359 (256 bytes + 3 specials + 100 sentinels)"),
     ("encode_batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     ("threads", lambda v: _int(v) and v >= 0, "an integer >= 0 (0 = torch's default)"),
     ("seed", _int, "an integer"),
 )
+
+
+def check_caps(caps) -> None:
+    """``max_train_per_task``: an integer >= 0, or a mapping of known query tasks (and ``*``) to one."""
+    from ..errors import shown
+    from ..tasks.registry import QUERY_TASKS
+
+    if _int(caps):
+        if caps < 0:
+            raise RecalignError(f"expected an integer >= 0 (0 = all), got {caps}", field="max_train_per_task")
+        return
+    if not isinstance(caps, dict):
+        raise RecalignError(f"expected an integer >= 0 or a mapping task → cap, got {shown(caps)}",
+                            field="max_train_per_task")
+    known = set(QUERY_TASKS.names())
+    for k, v in caps.items():
+        if k != "*" and k not in known:
+            raise RecalignError(f"unknown query task {k!r} (known: {', '.join(sorted(known))}, or * for the rest)",
+                                field=f"max_train_per_task.{k}")
+        if not (_int(v) and v >= 0):
+            raise RecalignError(f"expected an integer >= 0 (0 = all), got {shown(v)}", field=f"max_train_per_task.{k}")
+
+
+def task_cap(cfg: EmbedConfig, task: str) -> int:
+    """The cap on ``task``'s train queries (0 = all).
+
+    >>> task_cap(EmbedConfig(max_train_per_task=500), "uh2i")
+    500
+    >>> c = EmbedConfig(max_train_per_task={"uh2i": 0, "*": 1300})
+    >>> task_cap(c, "uh2i"), task_cap(c, "fa2i")
+    (0, 1300)
+    """
+    caps = cfg.max_train_per_task
+    return caps if _int(caps) else int(caps.get(task, caps.get("*", 0)))
 
 
 def check_values(cfg: EmbedConfig) -> None:
@@ -133,6 +168,7 @@ def check_values(cfg: EmbedConfig) -> None:
         v = getattr(cfg, name)
         if not ok(v):
             raise RecalignError(f"expected {expected}, got {shown(v)}", field=name)
+    check_caps(cfg.max_train_per_task)
     writer = getattr(cfg.query, "writer", "rule")
     if isinstance(writer, str) and writer.startswith("local:"):
         from pathlib import Path

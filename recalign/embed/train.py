@@ -21,7 +21,7 @@ from ..atomic_io import atomic_path, write_json
 from ..errors import RecalignError
 from ..run_dir import RunDir
 from ..tasks.registry import QUERY_TASKS
-from .config import EmbedConfig
+from .config import EmbedConfig, task_cap
 from .data import embed_dir, generate_queries, load_queries, task_names
 from .items import item_text, query_text
 from .loss import HardNegativeLoss
@@ -71,8 +71,9 @@ def training_columns(run: RunDir, cfg: EmbedConfig, tasks: list[str]) -> dict[st
     for task in tasks:
         ds = load_queries(run, task, "train")
         idx = list(range(len(ds)))
-        if cfg.max_train_per_task and len(idx) > cfg.max_train_per_task:
-            idx = sorted(random.Random(f"{cfg.seed}/{task}/cap").sample(idx, cfg.max_train_per_task))
+        cap = task_cap(cfg, task)
+        if cap and len(idx) > cap:
+            idx = sorted(random.Random(f"{cfg.seed}/{task}/cap").sample(idx, cap))
         inst = instruction(task, cfg)
         q, p, negs = ds["query"], ds["positive"], ds["negatives"]
         for i in idx:
