@@ -9,6 +9,7 @@ users are grouped by whether their test item is cold or warm.
 
     flock /tmp/recalign-cpu.lock .venv/bin/python benchmarks/cold_items.py title   # title → title
     flock /tmp/recalign-cpu.lock .venv/bin/python benchmarks/cold_items.py id      # id → id (atomic)
+    flock /tmp/recalign-cpu.lock .venv/bin/python benchmarks/cold_items.py minilm  # title → title, pretrained (issue 22)
     .venv/bin/python benchmarks/cold_items.py report                              # the table
     flock /tmp/recalign-cpu.lock .venv/bin/python benchmarks/cold_items.py ranks title id   # exact ranks again
 
@@ -40,7 +41,11 @@ from recalign.tasks import GenerateConfig
 from recalign.tasks.items import ItemRule, ItemWriter
 
 ARMS = {"title": dict(item_input="title", item_target="title"),
-        "id": dict(item_input="id", item_target="id", item_ids="atomic")}
+        "id": dict(item_input="id", item_target="id", item_ids="atomic"),
+        # issue 22: the same title recipe on the pretrained all-MiniLM-L6-v2 (BERT2BERT warm start)
+        "minilm": dict(item_input="title", item_target="title")}
+#: the config whose train section an arm uses (the retrieval-only mixture and the time budget on top)
+CONFIGS = {"minilm": "ml100k-cpu-minilm.yaml"}
 COLD_SHARE, SEED = 0.10, 0
 
 
@@ -61,9 +66,9 @@ def warm_split(split: Split, cold: set[str]) -> Split:
     return dataclasses.replace(split, sequences=seqs)
 
 
-def train_config(minutes: float) -> TrainConfig:
-    """configs/ml100k-cpu.yaml's train section, retrieval only, ``minutes`` of training."""
-    section = read_yaml(Path(__file__).resolve().parents[1] / "configs" / "ml100k-cpu.yaml")["train"]
+def train_config(minutes: float, config: str = "ml100k-cpu.yaml") -> TrainConfig:
+    """``configs/<config>``'s train section, retrieval only, ``minutes`` of training."""
+    section = read_yaml(Path(__file__).resolve().parents[1] / "configs" / config)["train"]
     return from_dict(TrainConfig, section, [f"time_budget_minutes={minutes}", "report_to=[]",
                                              "mixture={strategy: rates, rates: {retrieval: 1.0}, total: 200000}",
                                              "eval_steps=100000", "save_steps=100000", "curve.users=0"])
@@ -86,7 +91,7 @@ def run_arm(arm: str, out: Path, minutes: float) -> dict:
         shutil.rmtree(dst)
         shutil.copytree(RunDir(warm).task_split("retrieval", s), dst)
     shutil.rmtree(warm)
-    tcfg = train_config(minutes)
+    tcfg = train_config(minutes, CONFIGS.get(arm, "ml100k-cpu.yaml"))
     train(tcfg, run)
     m = evaluate(run, tasks=["retrieval"], templates=["seen"], progress=False)
     pu = read_per_user(RunDir(run).result("recalign-t5") / "per_user" / "retrieval.jsonl")
@@ -146,7 +151,8 @@ def report(out: Path) -> str:
     rows = ["| setting | steps | NDCG@10 cold | Recall@10 cold | NDCG@10 warm | Recall@10 warm | users cold / warm "
             "| exact rank of the test item, cold: median (mean percentile) | warm |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for arm, label in (("title", "title → title"), ("id", "id → id (atomic)")):
+    for arm, label in (("title", "title → title"), ("id", "id → id (atomic)"),
+                       ("minilm", "title → title, MiniLM BERT2BERT (pretrained)")):
         p = out / arm / "cold.json"
         if p.is_file():
             r = json.loads(p.read_text())

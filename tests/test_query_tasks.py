@@ -278,3 +278,30 @@ def test_generate_queries_materializes(qsplit, tmp_path):
     with pytest.raises(RecalignError, match="not generated here"):
         load_queries(tmp_path / "run", "fa2i", "test")
     assert COVERAGE_TASKS == ("fa2i", "sa2i", "vc2i", "na2i")
+
+
+def test_per_task_caps_weight_the_training_mixture(qsplit, tmp_path):
+    """``max_train_per_task`` as a mapping: a named task keeps its cap (0 = all), ``*`` caps the rest,
+    and the rows kept are a seeded sample of the task's own train queries."""
+    from recalign.embed.config import EmbedConfig
+    from recalign.embed.data import generate_queries, load_queries
+    from recalign.embed.train import training_columns
+    from recalign.run_dir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    generate_queries(qsplit, run, ["uh2i", "fa2i"], QueryConfig(eval_items=20, train_per_user=5))
+    n_uh2i, n_fa2i = (len(load_queries(run, t, "train")) for t in ("uh2i", "fa2i"))
+    assert n_uh2i > 20 and n_fa2i > 10
+
+    def count(caps) -> int:
+        return len(training_columns(run, EmbedConfig(max_train_per_task=caps), ["uh2i", "fa2i"])["anchor"])
+
+    assert count(0) == n_uh2i + n_fa2i and count(4) == 8
+    assert count({"uh2i": 0, "*": 3}) == n_uh2i + 3
+    assert count({"fa2i": 2}) == n_uh2i + 2                          # a task it does not name: no cap
+    a = training_columns(run, EmbedConfig(max_train_per_task={"*": 3}), ["uh2i", "fa2i"])["anchor"]
+    assert a == training_columns(run, EmbedConfig(max_train_per_task={"*": 3}), ["uh2i", "fa2i"])["anchor"]   # seeded
+    with pytest.raises(RecalignError, match="max_train_per_task.fa2x"):
+        EmbedConfig(max_train_per_task={"fa2x": 3})
+    with pytest.raises(RecalignError, match="max_train_per_task.uh2i"):
+        EmbedConfig(max_train_per_task={"uh2i": -2})
