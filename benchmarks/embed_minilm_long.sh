@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The long MiniLM embedder recipe (issue 22): its UH2I row against BPR/Pop in one table, and every query task
-# against the zero-shot MiniLM. Not `make embed` (≈ 100 minutes of 2 AVX2 cores in fp32; AVX512-BF16 about half):
+# against the zero-shot MiniLM. Not `make embed` (≈ 2.5 hours of 2 AVX2 cores in fp32, 98 minutes of it MiniLM training; AVX512-BF16 less):
 #   stage 1 — 300 steps of UH2I only (20 train queries per user, 3 hard + in-batch negatives, lr 1e-4);
 #   stage 2 — 360 steps of all ten tasks from stage 1's model, UH2I weighted (all 18,693 of its queries, the
 #             other nine capped at 1,300 each: ≈ 62% UH2I), same knobs; the zero-shot MiniLM as an arm;
