@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 R=${1:-runs/embed-minilm-long}
 RECALIGN=${RECALIGN:-.venv/bin/recalign}
 CFG=configs/embed-ml100k-minilm.yaml
+# shared by every stage (a later -o of the same key wins: stage 3's and the scratch arm's learning rate)
 KNOBS=(-o query.train_per_user=20 -o query.num_negatives=3 -o in_batch_negatives=true -o learning_rate=0.0001)
+MIX=(-o "max_train_per_task={uh2i: 0, '*': 1300}")   # stages 2, 3 and the scratch arm: 62% UH2I
 lscpu | grep "Model name" || true
 "$RECALIGN" baseline --model BPR --run-dir "$R" --threads 2
 "$RECALIGN" baseline --model Pop --run-dir "$R" --threads 2
@@ -21,17 +23,16 @@ lscpu | grep "Model name" || true
   -o 'tasks=[uh2i]' -o max_steps=300 "${KNOBS[@]}"
 mkdir -p "$R/stages" && rm -rf "$R/stages/uh2i" && cp -r "$R/embed/model" "$R/stages/uh2i"
 "$RECALIGN" train-embedder --config $CFG --run-dir "$R" --no-zero-shot -o model="$R/stages/uh2i" \
-  -o name=embed-minilm-2stage -o max_steps=360 -o "max_train_per_task={uh2i: 0, '*': 1300}" "${KNOBS[@]}" \
+  -o name=embed-minilm-2stage -o max_steps=360 "${MIX[@]}" "${KNOBS[@]}" \
   -o 'arms=[{name: embed-minilm-zero-shot, model: minilm, zero_shot: true}]'
 rm -rf "$R/stages/2stage" && cp -r "$R/embed/model" "$R/stages/2stage"
 "$RECALIGN" train-embedder --config $CFG --run-dir "$R" --no-zero-shot -o model="$R/stages/2stage" -o 'arms=[]' \
-  -o name=embed-minilm-3stage -o max_steps=200 -o "max_train_per_task={uh2i: 0, '*': 1300}" "${KNOBS[@]}" \
+  -o name=embed-minilm-3stage -o max_steps=200 "${MIX[@]}" "${KNOBS[@]}" \
   -o learning_rate=0.00005
 rm -rf "$R/stages/3stage" && cp -r "$R/embed/model" "$R/stages/3stage"
 # the from-scratch encoder under the same mixture and knobs (1,000 steps), and SASRec, in the same table
 "$RECALIGN" train-embedder --config $CFG --run-dir "$R" --no-zero-shot -o 'arms=[]' -o model=embed-tiny \
-  -o name=embed-scratch -o learning_rate=0.001 -o max_steps=1000 -o warmup_ratio=0.05 -o vocab_size=4000 \
-  -o bf16=false -o "max_train_per_task={uh2i: 0, '*': 1300}" -o query.train_per_user=20 -o query.num_negatives=3 \
-  -o in_batch_negatives=true
+  -o name=embed-scratch -o max_steps=1000 -o warmup_ratio=0.05 -o vocab_size=4000 -o bf16=false \
+  "${MIX[@]}" "${KNOBS[@]}" -o learning_rate=0.001
 "$RECALIGN" baseline --model SASRec --run-dir "$R" --threads 2
 "$RECALIGN" compare "$R"
